@@ -189,7 +189,8 @@ impl fmt::Display for Summary {
         writeln!(f, "unparseable lines  {:>8}", self.unparseable_lines)?;
         writeln!(f, "recognitions       {:>8}", self.recognitions)?;
         writeln!(f, "error kind               wrong steps  first errors")?;
-        for ((kind, wrong), (_, first)) in self.error_kinds.iter().zip(&self.first_error_kinds) {
+        for (kind, wrong) in &self.error_kinds {
+            let first = self.first_error_kinds.iter().find(|(name, _)| name == kind).map_or(0, |(_, n)| *n);
             writeln!(f, "  {kind:<22} {wrong:>12} {first:>13}")?;
         }
         Ok(())

@@ -19,9 +19,9 @@
 //! answer=1692
 //! ```
 //!
-//! The verifier walks the same sequence over the lines as written: each line is
-//! checked against the problem and the lines before it, so a line that copies
-//! an earlier wrong value correctly is a propagated consequence, not a new error.
+//! The verifier walks the same sequence over the lines as written. Each line is
+//! checked against the problem and the lines before it, so a line that uses an
+//! earlier wrong value correctly is a propagated consequence, not a new error.
 
 use std::collections::HashMap;
 
@@ -868,5 +868,87 @@ impl MultProblem {
             _ => l + r + carry,
         };
         Some(rebuild(line, l, r, carry, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DEFAULT_RECOGNITION;
+
+    fn verdicts(problem: &MultProblem, lines: &[&str]) -> Vec<Option<String>> {
+        let annotation = problem.annotate(&lines.join("\n"), DEFAULT_RECOGNITION);
+        annotation
+            .steps
+            .iter()
+            .map(|step| match &step.verdict {
+                Verdict::Correct => None,
+                Verdict::Propagated => Some("propagated".to_string()),
+                other => other.error_kind().map(str::to_string).or(Some(format!("{other:?}"))),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn golden_trace_of_83_times_46() {
+        let problem = MultProblem::new(83, 46);
+        let expected = [
+            "6*3+0=18", "6*8+1=49", "p1=498", "4*3+0=12", "4*8+1=33", "p2=3320", "8+0+0=08", "9+2+0=11",
+            "4+3+1=08", "0+3+0=03", "s1=3818", "answer=3818",
+        ];
+        assert_eq!(problem.golden_steps(), expected);
+        assert_eq!(83 * 46, 3818);
+    }
+
+    #[test]
+    fn dropped_carry_then_consistent_lines_are_propagated() {
+        let problem = MultProblem::new(83, 46);
+        let lines = ["6*3+0=18", "6*8+0=48", "p1=488", "4*3+0=12", "4*8+1=33", "p2=3320"];
+        let expected = [None, Some("carry"), Some("propagated"), None, None, None];
+        let expected: Vec<Option<String>> = expected.iter().map(|k| k.map(str::to_string)).collect();
+        assert_eq!(verdicts(&problem, &lines), expected);
+    }
+
+    #[test]
+    fn hand_written_errors_get_their_kinds() {
+        let problem = MultProblem::new(83, 46);
+        let prefix = ["6*3+0=18", "6*8+1=49", "p1=498", "4*3+0=12", "4*8+1=33"];
+        let cases = [
+            ("p2=332", "shift"),
+            ("p2=33200", "shift"),
+            ("p2=3220", "summary"),
+            ("p1=3320", "summary"),
+            ("4*8+0=32", "repeated_step"),
+            ("answer=3818", "skipped_step"),
+            ("8+0+0=08", "skipped_step"),
+        ];
+        for (line, kind) in cases {
+            let mut lines = prefix.to_vec();
+            lines.push(line);
+            let got = verdicts(&problem, &lines).pop().flatten();
+            assert_eq!(got.as_deref(), Some(kind), "line {line}");
+        }
+        let product_cases = [("6*3+0=19", "product_digit"), ("6*8+0=48", "skipped_step"), ("6*2+0=12", "operand"), ("6*3+1=19", "carry")];
+        for (line, kind) in product_cases {
+            let got = verdicts(&problem, &[line]).pop().flatten();
+            assert_eq!(got.as_deref(), Some(kind), "line {line}");
+        }
+        let dropped = verdicts(&problem, &prefix[..4].iter().copied().chain(["4*8+0=32"]).collect::<Vec<_>>());
+        assert_eq!(dropped.last().cloned().flatten().as_deref(), Some("carry"));
+        let repeated = verdicts(&problem, &["6*3+0=18", "6*8+1=49", "6*8+1=49"]).pop().flatten();
+        assert_eq!(repeated.as_deref(), Some("repeated_step"));
+        let after = verdicts(&problem, &[&problem.golden_steps().join("\n"), "6*3+0=18"]).pop().flatten();
+        assert_eq!(after.as_deref(), Some("after_answer"));
+    }
+
+    #[test]
+    fn wrong_answer_line_scores_zero() {
+        let problem = MultProblem::new(83, 46);
+        let mut lines = problem.golden_steps();
+        lines.pop();
+        lines.push("answer=3881".to_string());
+        let annotation = problem.annotate(&lines.join("\n"), DEFAULT_RECOGNITION);
+        assert_eq!(annotation.score, 0.0);
+        assert_eq!(annotation.first_error.unwrap().kind, "final_answer");
     }
 }
