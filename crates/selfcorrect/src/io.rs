@@ -20,8 +20,7 @@ impl Output {
             return Ok(Output::Stdout(BufWriter::new(io::stdout())));
         };
         let temporary = temporary_path(path);
-        let file = File::create(&temporary)
-            .with_context(|| format!("failed to create {}", temporary.display()))?;
+        let file = File::create(&temporary).with_context(|| format!("failed to create {}", temporary.display()))?;
         Ok(Output::File { writer: BufWriter::new(file), temporary, path: path.to_path_buf() })
     }
 
@@ -29,7 +28,9 @@ impl Output {
         match self {
             Output::Stdout(mut writer) => writer.flush().context("failed to write to stdout"),
             Output::File { writer, temporary, path } => {
-                let file = writer.into_inner().map_err(|err| err.into_error())
+                let file = writer
+                    .into_inner()
+                    .map_err(|err| err.into_error())
                     .with_context(|| format!("failed to write {}", temporary.display()))?;
                 file.sync_all().with_context(|| format!("failed to write {}", temporary.display()))?;
                 fs::rename(&temporary, &path)

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "selfcorrect", version, about = "Research toolkit for teaching language models to correct their own reasoning")]
+#[command(
+    name = "selfcorrect",
+    version,
+    about = "Research toolkit for teaching language models to correct their own reasoning"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

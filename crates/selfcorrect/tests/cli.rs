@@ -7,11 +7,7 @@ use std::process::{Command, Output, Stdio};
 use selfcorrect_tasks::{Rng, task_by_name};
 
 fn selfcorrect(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_selfcorrect"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_selfcorrect")).args(args).stdin(Stdio::null()).output().expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -52,7 +48,13 @@ fn generate_record_fields() {
 
 #[test]
 fn bad_task_names_exit_2_with_one_line() {
-    for (task, needle) in [("mult-0x4", "from 1 to 9"), ("mult-10x2", "from 1 to 9"), ("chess", "unknown task 'chess'"), ("sudoku-5x5", "4x4 or 9x9"), ("sudoku-4x4-g99", "from 4 to 15")] {
+    for (task, needle) in [
+        ("mult-0x4", "from 1 to 9"),
+        ("mult-10x2", "from 1 to 9"),
+        ("chess", "unknown task 'chess'"),
+        ("sudoku-5x5", "4x4 or 9x9"),
+        ("sudoku-4x4-g99", "from 4 to 15"),
+    ] {
         let output = selfcorrect(&["generate", "--task", task, "--count", "1"]);
         assert_eq!(output.status.code(), Some(2), "{task}");
         let message = stderr(&output);
@@ -89,7 +91,10 @@ fn check_annotates_good_lines_and_reports_bad_ones() {
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(message.contains("line 2: invalid JSON"), "{message}");
-    assert!(message.contains("line 3: invalid problem for task mult-3x3: a = 1 must have exactly 3 digits"), "{message}");
+    assert!(
+        message.contains("line 3: invalid problem for task mult-3x3: a = 1 must have exactly 3 digits"),
+        "{message}"
+    );
     assert!(message.contains("line 4: record has no \"output\" field"), "{message}");
     assert!(message.contains("accuracy             0.5000  (1/2)"), "{message}");
 
@@ -109,7 +114,10 @@ fn check_annotates_good_lines_and_reports_bad_ones() {
 fn check_rejects_task_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("outputs.jsonl");
-    write_records(&input, &[serde_json::json!({"task": "mult-2x2", "problem": {"a": 10, "b": 20}, "output": ""}).to_string()]);
+    write_records(
+        &input,
+        &[serde_json::json!({"task": "mult-2x2", "problem": {"a": 10, "b": 20}, "output": ""}).to_string()],
+    );
     let output = selfcorrect(&["check", "--task", "mult-3x3", input.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("record is for task mult-2x2, but --task is mult-3x3"));
@@ -123,7 +131,11 @@ fn check_survives_arbitrary_outputs() {
     let alphabet: Vec<char> = "0123456789*+=prcs{}answer \n!Ah.\u{e9}\u{1F600}\t-,".chars().collect();
     let mut lines = Vec::new();
     for index in 0..300 {
-        let (task, problem) = if index % 2 == 0 { ("mult-2x3", task_by_name("mult-2x3")) } else { ("sudoku-4x4", task_by_name("sudoku-4x4")) };
+        let (task, problem) = if index % 2 == 0 {
+            ("mult-2x3", task_by_name("mult-2x3"))
+        } else {
+            ("sudoku-4x4", task_by_name("sudoku-4x4"))
+        };
         let problem = problem.unwrap().generate(9, index).unwrap();
         let length = rng.below(200) as usize;
         let text: String = (0..length).map(|_| *rng.choose(&alphabet).unwrap()).collect();

@@ -22,9 +22,8 @@ fn items_per_second(budget: Duration, mut work: impl FnMut(u64)) -> f64 {
 }
 
 fn main() {
-    let budget = Duration::from_secs_f64(
-        std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0),
-    );
+    let budget =
+        Duration::from_secs_f64(std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0));
     for name in ["mult-2x2", "mult-4x4", "sudoku-4x4", "sudoku-9x9"] {
         let task = task_by_name(name).expect("registered task");
 

@@ -32,11 +32,7 @@ use crate::{Annotation, ErrorKind, Problem, Rng, Task, TaskError, item_seed};
 
 /// The multiplication error taxonomy, in report order.
 pub const ERROR_KINDS: &[ErrorKind] = &[
-    ErrorKind {
-        name: "product_digit",
-        description: "a digit product plus carry computed wrongly",
-        synthetic: true,
-    },
+    ErrorKind { name: "product_digit", description: "a digit product plus carry computed wrongly", synthetic: true },
     ErrorKind {
         name: "carry",
         description: "a product step's carry-in differs from the carry of the step before \
@@ -59,11 +55,7 @@ pub const ERROR_KINDS: &[ErrorKind] = &[
                       the digits its steps wrote",
         synthetic: true,
     },
-    ErrorKind {
-        name: "add_digit",
-        description: "a column sum computed wrongly",
-        synthetic: true,
-    },
+    ErrorKind { name: "add_digit", description: "a column sum computed wrongly", synthetic: true },
     ErrorKind {
         name: "add_carry",
         description: "an addition step's carry-in differs from the carry of the column before",
@@ -74,21 +66,13 @@ pub const ERROR_KINDS: &[ErrorKind] = &[
         description: "a step written where an earlier step is still due",
         synthetic: true,
     },
-    ErrorKind {
-        name: "repeated_step",
-        description: "a step that was already done, written again",
-        synthetic: true,
-    },
+    ErrorKind { name: "repeated_step", description: "a step that was already done, written again", synthetic: true },
     ErrorKind {
         name: "final_answer",
         description: "an answer line that differs from the last running sum",
         synthetic: true,
     },
-    ErrorKind {
-        name: "after_answer",
-        description: "a step written after the answer line",
-        synthetic: false,
-    },
+    ErrorKind { name: "after_answer", description: "a step written after the answer line", synthetic: false },
 ];
 
 /// The `mult-AxB` task.
@@ -102,10 +86,7 @@ pub struct Multiplication {
 impl Multiplication {
     /// Builds the task from the part of its name after `mult-`, such as `4x4`.
     pub fn from_spec(name: &str, spec: &str) -> Result<Self, TaskError> {
-        let invalid = |reason: &str| TaskError::InvalidTaskName {
-            name: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| TaskError::InvalidTaskName { name: name.to_string(), reason: reason.to_string() };
         let (a, b) = spec
             .split_once('x')
             .ok_or_else(|| invalid("expected mult-AxB with digit counts A and B, e.g. mult-4x4"))?;
@@ -170,13 +151,23 @@ struct MultFields {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Slot {
     /// Product step: digit `j` of b times digit `i` of a (both from the right).
-    Product { j: usize, i: usize },
+    Product {
+        j: usize,
+        i: usize,
+    },
     /// Partial product line `p{j+1}`.
-    Partial { j: usize },
+    Partial {
+        j: usize,
+    },
     /// Addition step: column `k` of running sum `m` (adding partial product `m + 1`).
-    Add { m: usize, k: usize },
+    Add {
+        m: usize,
+        k: usize,
+    },
     /// Running-sum line `s{m}`.
-    Sum { m: usize },
+    Sum {
+        m: usize,
+    },
     Answer,
     Done,
 }
@@ -212,11 +203,7 @@ impl Line {
                 let (label, digits) = rest.split_once('=')?;
                 let label = small_number(label, 2)? as usize;
                 let digits = number_text(digits)?;
-                return Some(if is_partial {
-                    Line::Partial { label, digits }
-                } else {
-                    Line::Sum { label, digits }
-                });
+                return Some(if is_partial { Line::Partial { label, digits } } else { Line::Sum { label, digits } });
             }
         }
         let (left, value) = text.split_once('=')?;
@@ -305,14 +292,8 @@ pub struct MultProblem {
 impl MultProblem {
     pub fn new(a: u64, b: u64) -> Self {
         let digits = |n: u64| n.to_string().bytes().rev().map(|d| d - b'0').collect::<Vec<u8>>();
-        let mut problem = Self {
-            a,
-            b,
-            a_digits: digits(a),
-            b_digits: digits(b),
-            golden: Vec::new(),
-            truth: HashMap::new(),
-        };
+        let mut problem =
+            Self { a, b, a_digits: digits(a), b_digits: digits(b), golden: Vec::new(), truth: HashMap::new() };
         problem.golden = problem.solve();
         problem.truth = problem.golden.iter().cloned().collect();
         problem
@@ -837,8 +818,7 @@ impl MultProblem {
             Slot::Add { m, k } => (k, Box::new(move |k| Slot::Add { m, k })),
             _ => return None,
         };
-        let taken: Vec<(u8, u8)> =
-            (0..=index + 1).filter_map(|n| self.operands(state, group_slot(n))).collect();
+        let taken: Vec<(u8, u8)> = (0..=index + 1).filter_map(|n| self.operands(state, group_slot(n))).collect();
 
         let mut options: Vec<(u8, u8)> = Vec::new();
         let (left_pool, right_pool): (Vec<u8>, Vec<u8>) = match slot {
@@ -893,8 +873,18 @@ mod tests {
     fn golden_trace_of_83_times_46() {
         let problem = MultProblem::new(83, 46);
         let expected = [
-            "6*3+0=18", "6*8+1=49", "p1=498", "4*3+0=12", "4*8+1=33", "p2=3320", "8+0+0=08", "9+2+0=11",
-            "4+3+1=08", "0+3+0=03", "s1=3818", "answer=3818",
+            "6*3+0=18",
+            "6*8+1=49",
+            "p1=498",
+            "4*3+0=12",
+            "4*8+1=33",
+            "p2=3320",
+            "8+0+0=08",
+            "9+2+0=11",
+            "4+3+1=08",
+            "0+3+0=03",
+            "s1=3818",
+            "answer=3818",
         ];
         assert_eq!(problem.golden_steps(), expected);
         assert_eq!(83 * 46, 3818);
@@ -928,7 +918,12 @@ mod tests {
             let got = verdicts(&problem, &lines).pop().flatten();
             assert_eq!(got.as_deref(), Some(kind), "line {line}");
         }
-        let product_cases = [("6*3+0=19", "product_digit"), ("6*8+0=48", "skipped_step"), ("6*2+0=12", "operand"), ("6*3+1=19", "carry")];
+        let product_cases = [
+            ("6*3+0=19", "product_digit"),
+            ("6*8+0=48", "skipped_step"),
+            ("6*2+0=12", "operand"),
+            ("6*3+1=19", "carry"),
+        ];
         for (line, kind) in product_cases {
             let got = verdicts(&problem, &[line]).pop().flatten();
             assert_eq!(got.as_deref(), Some(kind), "line {line}");

@@ -14,7 +14,8 @@ fn item_count(task: &str) -> u64 {
     }
 }
 
-const TASKS: &[&str] = &["mult-1x1", "mult-2x2", "mult-3x1", "mult-3x3", "mult-4x4", "mult-2x5", "sudoku-4x4", "sudoku-9x9"];
+const TASKS: &[&str] =
+    &["mult-1x1", "mult-2x2", "mult-3x1", "mult-3x3", "mult-4x4", "mult-2x5", "sudoku-4x4", "sudoku-9x9"];
 
 fn problem(task: &dyn Task, seed: u64, index: u64) -> Box<dyn Problem> {
     task.generate(seed, index).unwrap_or_else(|err| panic!("{err}"))

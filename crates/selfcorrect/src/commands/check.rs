@@ -6,9 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
-use serde_json::{Map, Value};
 use selfcorrect_tasks::sudoku::{Grid, SinglesOutcome, Sudoku};
 use selfcorrect_tasks::{DEFAULT_RECOGNITION, Summary, TASK_FAMILIES, Task, task_by_name};
+use serde_json::{Map, Value};
 
 use crate::Failure;
 use crate::io::Output;
@@ -50,11 +50,7 @@ fn check_puzzle(task_name: Option<&str>, text: &str) -> Result<u8, Failure> {
     let name = task_name.unwrap_or(&expected);
     let task = task_by_name(name)?;
     if !name.starts_with(&expected) {
-        return Err(anyhow!(
-            "a {0}x{0} puzzle given with --task {name}; use --task {expected}",
-            grid.size
-        )
-        .into());
+        return Err(anyhow!("a {0}x{0} puzzle given with --task {name}; use --task {expected}", grid.size).into());
     }
 
     match grid.count_solutions(2) {

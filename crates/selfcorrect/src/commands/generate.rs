@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use serde::Serialize;
 use selfcorrect_tasks::{Problem, TASK_FAMILIES, task_by_name};
+use serde::Serialize;
 
 use crate::Failure;
 use crate::io::Output;
