@@ -54,7 +54,8 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> Estimate {
 
 /// Ratio of summed counts, sum(numerators) / sum(denominators), with a
 /// percentile bootstrap interval that resamples whole units (rollouts), since
-/// events within one rollout are not independent.
+/// events within one rollout are not independent. For proportions the interval
+/// is widened to contain the pooled Wilson interval.
 pub fn bootstrap_ratio(units: &[(u64, u64)], seed: u64) -> Estimate {
     let numerator: u64 = units.iter().map(|u| u.0).sum();
     let denominator: u64 = units.iter().map(|u| u.1).sum();
@@ -75,7 +76,17 @@ pub fn bootstrap_ratio(units: &[(u64, u64)], seed: u64) -> Estimate {
             ratios.push(top as f64 / bottom as f64);
         }
     }
-    let (low, high) = percentile_interval(&mut ratios);
+    let (mut low, mut high) = percentile_interval(&mut ratios);
+
+    // With few events or a rate at 0 or 1, the percentile bootstrap collapses
+    // to a single point (0/18 gives [0, 0]). Widening to the Wilson interval of
+    // the pooled counts keeps the interval from ever being narrower than the
+    // one that treats events as independent.
+    if numerator <= denominator {
+        let pooled = wilson(numerator, denominator, Z_95);
+        low = low.zip(pooled.low).map(|(a, b)| a.min(b));
+        high = high.zip(pooled.high).map(|(a, b)| a.max(b));
+    }
     Estimate { value: Some(numerator as f64 / denominator as f64), low, high, numerator, denominator }
 }
 
@@ -167,6 +178,15 @@ mod tests {
         let estimate = bootstrap_ratio(&units, 4);
         let width = estimate.high.unwrap() - estimate.low.unwrap();
         assert!((0.14..0.22).contains(&width), "width {width}");
+    }
+
+    #[test]
+    fn bootstrap_ratio_of_zero_events_is_not_a_point() {
+        let units: Vec<(u64, u64)> = (0..18).map(|_| (0, 1)).collect();
+        let estimate = bootstrap_ratio(&units, 2);
+        assert_eq!(estimate.low, Some(0.0));
+        assert_eq!(estimate.high, wilson(0, 18, Z_95).high);
+        assert!(estimate.high.unwrap() > 0.15);
     }
 
     #[test]

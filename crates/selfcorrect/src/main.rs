@@ -6,6 +6,7 @@
 
 mod commands;
 mod io;
+mod report;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,11 @@ enum Command {
     Show(commands::show::Args),
     /// List the tasks and their error kinds.
     Tasks,
+    /// Rebuild report.md, report.html and plots/ of a run from its results.json.
+    Report {
+        /// The run folder.
+        run_dir: std::path::PathBuf,
+    },
 }
 
 /// An error with the exit code it should produce.
@@ -64,5 +70,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Check(args) => commands::check::run(&args),
         Command::Show(args) => commands::show::run(&args),
         Command::Tasks => commands::show::list_tasks(),
+        Command::Report { run_dir } => {
+            report::write_report(&run_dir)?;
+            eprintln!("wrote {}", run_dir.join("report.html").display());
+            Ok(0)
+        }
     }
 }
