@@ -7,12 +7,11 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::tensor::{DType, FloatDType, Gradients};
-use common::{TestWeights, int_tensor, tiny_config};
+use burn::tensor::{DType, Gradients};
+use common::{TestWeights, f64_device, int_tensor, tiny_config};
 use selfcorrect_model::rng::SplitMix64;
 use selfcorrect_model::{Family, Transformer, WeightMap, masked_cross_entropy, named_weights};
 
@@ -23,18 +22,6 @@ const ABS_TOLERANCE: f64 = 1e-8;
 const REL_TOLERANCE: f64 = 1e-5;
 /// Elements checked per tensor.
 const SAMPLES_PER_TENSOR: usize = 4;
-
-/// Returns the flex device with float64 as its default float dtype.
-fn f64_device() -> Device {
-    static CONFIGURED: OnceLock<()> = OnceLock::new();
-    CONFIGURED.get_or_init(|| {
-        let mut device = Device::flex();
-        device
-            .configure(FloatDType::F64)
-            .expect("configure float64 before any tensor exists");
-    });
-    Device::flex()
-}
 
 /// Inputs with a left-padded row, and a loss mask that leaves some real tokens out.
 struct Batch {

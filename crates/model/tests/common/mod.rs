@@ -94,6 +94,21 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
+/// Returns the flex device with float64 as its default float dtype.
+///
+/// The default dtype is fixed per device for the whole process, so only test binaries that run
+/// entirely in float64 may call this, before creating any tensor.
+pub fn f64_device() -> Device {
+    static CONFIGURED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CONFIGURED.get_or_init(|| {
+        let mut device = Device::flex();
+        device
+            .configure(burn::tensor::FloatDType::F64)
+            .expect("configure float64 before any tensor exists");
+    });
+    Device::flex()
+}
+
 /// A directory under the system temporary directory, removed when dropped.
 pub struct TempDir(pub std::path::PathBuf);
 
