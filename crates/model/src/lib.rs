@@ -1,0 +1,29 @@
+//! The model crate owns the decoder-only transformer (Llama, Qwen2 and Gemma families) on burn:
+//! Hugging Face configs and size presets, safetensors checkpoints with Hugging Face keys, the
+//! masked loss and global-norm gradient clipping for training, and batched sampling with a KV
+//! cache. It knows nothing about tasks, datasets or tokenizers: inputs are token ids.
+//!
+//! Tensors are backend-agnostic in burn 0.22: a [`burn::tensor::Device`] picks the backend at run
+//! time (`Device::flex()` for the CPU, `.autodiff()` for gradients).
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod grad_clip;
+pub mod kv_cache;
+pub mod loss;
+pub mod presets;
+pub mod rng;
+pub mod sample;
+pub mod transformer;
+pub mod weights;
+
+pub use config::{Activation, Family, ModelConfig, ResolvedConfig};
+pub use error::{ModelError, Result};
+pub use grad_clip::{clip_grad_norm, global_grad_norm};
+pub use kv_cache::KvCache;
+pub use loss::{TokenLoss, masked_cross_entropy};
+pub use presets::Preset;
+pub use sample::{FinishReason, Generation, SamplingConfig, generate};
+pub use transformer::Transformer;
+pub use weights::{RandomInit, WeightMap, WeightSource, named_weights};
