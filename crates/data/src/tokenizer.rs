@@ -263,10 +263,10 @@ fn check_coverage(text: &str, tokens: &[Token], unk_id: Option<u32>, context: &s
     let mut covered = vec![false; text.len()];
     for token in tokens {
         let range = token.offsets.start.min(text.len())..token.offsets.end.min(text.len());
-        if Some(token.id) == unk_id {
-            if let Some((offset, character)) = text[range.clone()].char_indices().next() {
-                return Err(unknown_character(character, range.start + offset, context, HUGGINGFACE_FIX));
-            }
+        if Some(token.id) == unk_id
+            && let Some((offset, character)) = text[range.clone()].char_indices().next()
+        {
+            return Err(unknown_character(character, range.start + offset, context, HUGGINGFACE_FIX));
         }
         covered[range].fill(true);
     }
