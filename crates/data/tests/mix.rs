@@ -1,0 +1,92 @@
+//! The realised error mix of a built dataset against its config.
+//!
+//! Tolerances are 5 standard errors, computed from the sample sizes: a
+//! correct sampler fails one of these checks with probability below 1e-5 per
+//! check, and the data are deterministic, so a pass is reproducible.
+
+mod common;
+
+use common::resolve;
+use selfcorrect_data::generate_splits;
+
+/// Standard errors allowed between a realised and an expected value.
+const TOLERANCE_SE: f64 = 5.0;
+
+/// Checks a binomial share: with `n` independent draws of probability `p`, the
+/// share has standard error sqrt(p (1 - p) / n).
+fn assert_share(label: &str, successes: u64, n: u64, p: f64) {
+    let share = successes as f64 / n as f64;
+    let standard_error = (p * (1.0 - p) / n as f64).sqrt();
+    eprintln!("{label}: realised {share:.4} expected {p:.4} (n = {n}, se = {standard_error:.4})");
+    assert!(
+        (share - p).abs() <= TOLERANCE_SE * standard_error,
+        "{label}: realised share {share:.4}, expected {p} within {TOLERANCE_SE} x {standard_error:.4}"
+    );
+}
+
+#[test]
+fn study_mix_share_and_error_counts() {
+    let config = resolve("task = \"mult-4x4\"\nseed = 21\n[splits]\ntrain = 4000\nvalidation = 0\ntest = 0\n", &[]);
+    let stats = generate_splits(&config).unwrap().stats.train;
+    assert_eq!(stats.records, 4000);
+    assert_eq!(stats.shortfall, 0, "mult-4x4 traces have room for 4 errors");
+    assert_eq!(stats.rejected_by_verifier, 0, "every synthetic error should verify");
+    assert_share("share of records with errors", stats.injected, stats.records, 0.2);
+
+    // Error counts are uniform over 1..=4 among injected records.
+    assert_eq!(stats.records_by_error_count.get(&0).copied(), Some(stats.clean));
+    for count in 1..=4 {
+        let records = stats.records_by_error_count.get(&count).copied().unwrap_or(0);
+        assert_share(&format!("injected records with {count} errors"), records, stats.injected, 0.25);
+    }
+    assert!(stats.records_by_error_count.keys().all(|count| *count <= 4));
+}
+
+#[test]
+fn kind_weights_shape_the_kind_mix() {
+    let toml = r#"
+task = "mult-4x4"
+seed = 5
+[splits]
+train = 1500
+validation = 0
+test = 0
+[eift]
+injected_fraction = 1.0
+[eift.kind_weights]
+carry = 3.0
+product_digit = 1.0
+add_digit = 1.0
+shift = 1.0
+final_answer = 2.0
+"#;
+    let stats = generate_splits(&resolve(toml, &[])).unwrap().stats.train;
+    assert_eq!(stats.injected, 1500);
+    assert_eq!(stats.shortfall, 0);
+
+    // Each error draws kind k with probability p_i at its position, so the
+    // count N_k has mean E_k = sum_i p_i and variance sum_i p_i (1 - p_i) <= E_k.
+    // The check uses the bound: |N_k - E_k| <= 5 sqrt(E_k).
+    let mut expected_total = 0.0;
+    for (kind, &count) in &stats.errors_by_kind {
+        let expected = stats.expected_errors_by_kind[kind];
+        expected_total += expected;
+        eprintln!("kind {kind}: realised {count} expected {expected:.1}");
+        assert!(
+            (count as f64 - expected).abs() <= TOLERANCE_SE * expected.sqrt().max(1.0),
+            "kind {kind}: {count} errors, expected {expected:.1}"
+        );
+    }
+    assert!((expected_total - stats.errors as f64).abs() < 1e-6, "expected counts sum to the error count");
+    for kind in ["operand", "summary", "add_carry", "skipped_step", "repeated_step"] {
+        assert_eq!(stats.errors_by_kind[kind], 0, "kind {kind} has weight 0");
+    }
+    // Carry and product_digit errors compete on the same steps (product
+    // steps admit both), where carry is drawn with probability 3 / (3 + 1).
+    let expected_carry = stats.expected_errors_by_kind["carry"];
+    let expected_product = stats.expected_errors_by_kind["product_digit"];
+    assert!((expected_carry / (expected_carry + expected_product) - 0.75).abs() < 1e-9);
+    let carry = stats.errors_by_kind["carry"] as f64;
+    let product = stats.errors_by_kind["product_digit"] as f64;
+    assert_share("carry among product-step errors", carry as u64, (carry + product) as u64, 0.75);
+}
