@@ -6,7 +6,7 @@
 //! each character to its own token), so Python stacks load the same vocabulary.
 //! Special tokens (BOS, EOS, PAD) are always looked up by name.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
@@ -43,7 +43,13 @@ pub struct Token {
 enum Backend {
     /// One token per character.
     Char { ids: HashMap<char, u32>, tokens: Vec<String> },
-    HuggingFace { inner: Box<tokenizers::Tokenizer>, unk_id: Option<u32> },
+    HuggingFace {
+        inner: Box<tokenizers::Tokenizer>,
+        unk_id: Option<u32>,
+        /// The characters a BPE model without an unknown token can encode, where
+        /// that set is known (see [`bpe_alphabet`]).
+        alphabet: Option<HashSet<char>>,
+    },
 }
 
 /// A tokenizer with its special-token ids resolved.
@@ -164,7 +170,7 @@ impl Tokenizer {
             _ => None,
         };
         Ok(Self {
-            backend: Backend::HuggingFace { inner: Box::new(inner), unk_id },
+            backend: Backend::HuggingFace { inner: Box::new(inner), unk_id, alphabet: bpe_alphabet(json) },
             special: special.clone(),
             bos_id,
             eos_id,
@@ -239,7 +245,13 @@ impl Tokenizer {
                     })
                     .collect()
             }
-            Backend::HuggingFace { inner, unk_id } => {
+            Backend::HuggingFace { inner, unk_id, alphabet } => {
+                if let Some(alphabet) = alphabet
+                    && let Some((offset, character)) =
+                        text.char_indices().find(|(_, character)| !alphabet.contains(character))
+                {
+                    return Err(unknown_character(character, offset, context, HUGGINGFACE_FIX));
+                }
                 let encoding = inner.encode(text, false).map_err(|err| DataError::Tokenizer {
                     path: self.source.clone(),
                     reason: format!("cannot encode record {context}: {err}"),
@@ -255,6 +267,38 @@ impl Tokenizer {
             }
         }
     }
+}
+
+/// The characters a BPE model can encode when it has no unknown token, no
+/// byte fallback, no normalizer and no byte-level pre-tokenizer. Such a model
+/// drops characters outside its vocabulary without a trace, and the offsets of
+/// the tokens after a dropped character shift, so the coverage check cannot be
+/// relied on to notice.
+fn bpe_alphabet(json: &Value) -> Option<HashSet<char>> {
+    let model = &json["model"];
+    let byte_level = json["pre_tokenizer"].to_string().contains("ByteLevel");
+    let plain = model["type"] == "BPE"
+        && model["unk_token"].is_null()
+        && model["byte_fallback"] != true
+        && json["normalizer"].is_null()
+        && !byte_level;
+    if !plain {
+        return None;
+    }
+    let prefix = model["continuing_subword_prefix"].as_str().unwrap_or("");
+    let alphabet = model["vocab"]
+        .as_object()?
+        .keys()
+        .filter_map(|token| {
+            let token = token.strip_prefix(prefix).filter(|rest| !rest.is_empty()).unwrap_or(token);
+            let mut chars = token.chars();
+            match (chars.next(), chars.next()) {
+                (Some(character), None) => Some(character),
+                _ => None,
+            }
+        })
+        .collect();
+    Some(alphabet)
 }
 
 /// Rejects text with a character that no token covers (a BPE model without an
