@@ -2,7 +2,7 @@
 
 Usage: python3 check_export.py EXPORT.parquet EXPECTED.json
 
-EXPECTED.json holds {"rows": [{"id", "input_ids", "labels"}, ...]} in export order.
+EXPECTED.json contains {"rows": [{"id", "input_ids", "labels"}, ...]} in export order.
 Exits with status 1 and a message naming the first mismatch, 0 when every row matches.
 """
 

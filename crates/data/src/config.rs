@@ -30,8 +30,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use selfcorrect_tasks::{DEFAULT_RECOGNITION, TASK_FAMILIES, Task, task_by_name};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 
@@ -211,17 +211,13 @@ impl ResolvedDatasetConfig {
         }
     }
 
-    /// The config with every default written out, for saving beside a dataset.
+    /// Writes out every default, for saving the config beside a dataset.
     pub fn to_file_config(&self) -> DatasetConfig {
         DatasetConfig {
             task: self.task.name().to_string(),
             mode: self.mode.name().to_string(),
             seed: self.seed,
-            splits: SplitSizes {
-                train: self.train as i64,
-                validation: self.validation as i64,
-                test: self.test as i64,
-            },
+            splits: SplitSizes { train: self.train as i64, validation: self.validation as i64, test: self.test as i64 },
             eift: self.mix.to_file_config(),
         }
     }
@@ -241,7 +237,7 @@ impl ResolvedMix {
         }
     }
 
-    /// The weight of `kind`, zero for kinds outside the mix.
+    /// Returns the weight of `kind`, zero for kinds outside the mix.
     pub fn weight(&self, kind: &str) -> f64 {
         self.kind_weights.iter().find(|(name, _)| *name == kind).map_or(0.0, |(_, weight)| *weight)
     }
@@ -254,8 +250,9 @@ impl DatasetConfig {
     }
 
     pub fn validate(&self) -> Result<ResolvedDatasetConfig> {
-        let task = task_by_name(&self.task)
-            .map_err(|err| DataError::invalid_config("task", format!("{:?}", self.task), format!("{TASK_FAMILIES} ({err})")))?;
+        let task = task_by_name(&self.task).map_err(|err| {
+            DataError::invalid_config("task", format!("{:?}", self.task), format!("{TASK_FAMILIES} ({err})"))
+        })?;
         let mode = match self.mode.as_str() {
             "ft" => Mode::Ft,
             "eift" => Mode::Eift,
@@ -271,7 +268,15 @@ impl DatasetConfig {
             return Err(DataError::invalid_config("splits", "all zero", "at least one split with records"));
         }
         let mix = self.eift.validate(task.as_ref())?;
-        Ok(ResolvedDatasetConfig { task: std::sync::Arc::from(task), mode, seed: self.seed, train, validation, test, mix })
+        Ok(ResolvedDatasetConfig {
+            task: std::sync::Arc::from(task),
+            mode,
+            seed: self.seed,
+            train,
+            validation,
+            test,
+            mix,
+        })
     }
 }
 

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use serde::Serialize;
 use selfcorrect_tasks::{Problem, Rng, Task, item_seed, task_by_name};
+use serde::Serialize;
 
 use crate::config::{InjectConfig, Mode, ResolvedDatasetConfig, ResolvedMix, Split};
 use crate::error::{DataError, Result};
@@ -98,14 +98,14 @@ pub struct DatasetSplits {
     pub stats: DatasetStats,
 }
 
-/// The seed of a split, hashed from the dataset seed and the split name so that
+/// Derives the seed of a split by hashing the dataset seed and the split name so that
 /// splits draw independent problems and dataset seed `s + 1` shares nothing
 /// systematic with seed `s`.
 pub fn split_seed(task: &str, seed: u64, split: Split) -> u64 {
     item_seed(&format!("{task}/split/{}", split.name()), seed, 0)
 }
 
-/// The seed of the injection draws for one record.
+/// Seeds the injection draws of one record.
 fn record_rng(task: &str, seed: u64, index: u64) -> Rng {
     Rng::new(item_seed(&format!("{task}/inject"), seed, index))
 }
@@ -226,9 +226,7 @@ pub fn build_dataset(config: &ResolvedDatasetConfig, out_dir: &Path) -> Result<D
 
     let resolved = toml::to_string(&config.to_file_config())
         .map_err(|err| DataError::ConfigSyntax(format!("cannot write the resolved config: {err}")))?;
-    write_atomically(&out_dir.join("config.toml"), |writer| {
-        std::io::Write::write_all(writer, resolved.as_bytes())
-    })?;
+    write_atomically(&out_dir.join("config.toml"), |writer| std::io::Write::write_all(writer, resolved.as_bytes()))?;
     Ok(splits.stats)
 }
 

@@ -15,7 +15,7 @@ use crate::record::{Role, Segment};
 /// One injected error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InjectedError {
-    /// Index of the golden step the error stands in for.
+    /// Index of the golden step that the error replaces.
     pub position: usize,
     pub kind: &'static str,
     pub wrong_step: String,
@@ -39,9 +39,9 @@ pub struct InjectionPlan {
 /// Places `count` errors at distinct golden steps.
 ///
 /// Positions are drawn uniformly from the steps not used yet. At a position,
-/// every kind with positive weight is asked for a wrong step; the kind is drawn
-/// from the weights restricted to the kinds that produced one and passed the
-/// verifier. A position where no kind qualifies is dropped and another drawn.
+/// every kind with positive weight is asked for a wrong step. The kind is then
+/// drawn from the weights restricted to the kinds that produced one and passed
+/// the verifier. A position where no kind qualifies is dropped and another drawn.
 pub fn plan_errors(
     problem: &dyn Problem,
     golden: &[String],
@@ -60,9 +60,7 @@ pub fn plan_errors(
             .kind_weights
             .iter()
             .filter(|(_, weight)| *weight > 0.0)
-            .filter_map(|&(kind, weight)| {
-                problem.corrupt_step(position, kind, rng).map(|wrong| (kind, weight, wrong))
-            })
+            .filter_map(|&(kind, weight)| problem.corrupt_step(position, kind, rng).map(|wrong| (kind, weight, wrong)))
             .collect();
 
         while !candidates.is_empty() {
@@ -70,8 +68,7 @@ pub fn plan_errors(
             let chosen = draw_weighted(candidates.iter().map(|(_, weight, _)| *weight), total, rng);
             let (kind, _, wrong_step) = candidates[chosen].clone();
             if verify_error(problem, golden, position, &wrong_step, kind, &mix.recognition) {
-                let kind_probabilities =
-                    candidates.iter().map(|(kind, weight, _)| (*kind, weight / total)).collect();
+                let kind_probabilities = candidates.iter().map(|(kind, weight, _)| (*kind, weight / total)).collect();
                 plan.errors.push(InjectedError { position, kind, wrong_step, kind_probabilities });
                 break;
             }
@@ -122,17 +119,16 @@ pub fn verify_error(
     text.push('\n');
 
     let annotation = problem.annotate(&text, recognition);
-    let last_matches = annotation
-        .steps
-        .last()
-        .is_some_and(|step| step.line == position && step.verdict.error_kind() == Some(kind));
-    let first_matches = annotation.first_error.as_ref().is_some_and(|first| first.step == position && first.kind == kind);
+    let last_matches =
+        annotation.steps.last().is_some_and(|step| step.line == position && step.verdict.error_kind() == Some(kind));
+    let first_matches =
+        annotation.first_error.as_ref().is_some_and(|first| first.step == position && first.kind == kind);
     last_matches && first_matches
 }
 
 /// Builds the segments of an example: the prompt, then the golden steps with
-/// each planned error spliced in where the step it stands in for was, laid out
-/// as `mix` says. Without `injection` the example is the clean golden trace.
+/// each planned error spliced in where the step it replaces was, laid out
+/// as `mix` sets. Without `injection` the example is the clean golden trace.
 pub fn build_segments(
     prompt: &str,
     golden: &[String],

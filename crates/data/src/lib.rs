@@ -1,7 +1,8 @@
-//! Datasets for Error Injection Fine-Tuning (EIFT): records whose text is split
-//! into segments with loss flags, synthetic errors injected into golden traces
-//! and re-checked by the task's verifier, tokenizers, exact span-to-token loss
-//! masks, padded batches, and tokenized exports for Python training stacks.
+//! Datasets for Error Injection Fine-Tuning (EIFT). Records split their text
+//! into segments with loss flags, and synthetic errors injected into golden
+//! traces are re-checked by the task's verifier. The crate also owns the
+//! tokenizers, exact span-to-token loss masks, padded batches, and tokenized
+//! exports for Python training stacks.
 //!
 //! This crate owns no model and no training loop; problems, traces and
 //! verifiers come from `selfcorrect-tasks`.

@@ -15,7 +15,7 @@
 //! # Shift convention
 //!
 //! An [`EncodedExample`] keeps one flag per token, unshifted: `target_loss[t]`
-//! says whether token `t` is a training target. A [`Batch`] is shifted for next-token
+//! is whether token `t` is a training target. A [`Batch`] is shifted for next-token
 //! prediction: position `t` reads `input_ids[t]` and predicts `targets[t]`,
 //! which is token `t + 1` of the example, and `loss_mask[t]` is the flag of
 //! that target token (`target_loss[t + 1]`). Hugging Face exports keep the
@@ -55,7 +55,7 @@ impl EncodedExample {
 /// Applies the token rule: whether each token covers only loss text.
 ///
 /// `offsets` are the byte ranges of the tokens in the order the tokenizer
-/// produced them; `loss_bytes[i]` is whether byte `i` of the text is in a loss segment.
+/// produced them. `loss_bytes[i]` is whether byte `i` of the text is in a loss segment.
 pub fn token_loss_flags(offsets: &[Range<usize>], loss_bytes: &[bool]) -> Vec<bool> {
     let len = loss_bytes.len();
     // non_loss_before[i] = number of non-loss bytes in 0..i, for range queries.

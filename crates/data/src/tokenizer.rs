@@ -59,7 +59,7 @@ pub struct Tokenizer {
     bos_id: Option<u32>,
     eos_id: u32,
     pad_id: u32,
-    /// Where the tokenizer came from, for error messages.
+    /// The file the tokenizer was loaded from, or "char-level", for error messages.
     source: String,
 }
 
@@ -139,8 +139,8 @@ impl Tokenizer {
     /// the `tokenizers` crate.
     pub fn from_file(path: &Path, special: &SpecialTokens) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
-        let json: Value = serde_json::from_str(&text)
-            .map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
+        let json: Value =
+            serde_json::from_str(&text).map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
         match char_level_tokens(&json, special) {
             Some(tokens) => Self::from_char_tokens(tokens, special, path.display().to_string()),
             None => Self::huggingface_from_json(&text, &json, special, path.display().to_string()),
@@ -150,8 +150,8 @@ impl Tokenizer {
     /// Loads a `tokenizer.json` through the `tokenizers` crate, whatever its form.
     pub fn from_file_huggingface(path: &Path, special: &SpecialTokens) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
-        let json: Value = serde_json::from_str(&text)
-            .map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
+        let json: Value =
+            serde_json::from_str(&text).map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
         Self::huggingface_from_json(&text, &json, special, path.display().to_string())
     }
 
@@ -182,11 +182,8 @@ impl Tokenizer {
     /// Writes the tokenizer as a Hugging Face `tokenizer.json`.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = match &self.backend {
-            Backend::Char { tokens, .. } => {
-                serde_json::to_string_pretty(&char_level_json(tokens, &self.special)).map_err(|err| {
-                    DataError::Tokenizer { path: path.display().to_string(), reason: err.to_string() }
-                })?
-            }
+            Backend::Char { tokens, .. } => serde_json::to_string_pretty(&char_level_json(tokens, &self.special))
+                .map_err(|err| DataError::Tokenizer { path: path.display().to_string(), reason: err.to_string() })?,
             Backend::HuggingFace { inner, .. } => inner
                 .to_string(true)
                 .map_err(|err| DataError::Tokenizer { path: path.display().to_string(), reason: err.to_string() })?,
@@ -269,7 +266,7 @@ impl Tokenizer {
     }
 }
 
-/// The characters a BPE model can encode when it has no unknown token, no
+/// Collects the characters a BPE model can encode when it has no unknown token, no
 /// byte fallback, no normalizer and no byte-level pre-tokenizer. Such a model
 /// drops characters outside its vocabulary without a trace, and the offsets of
 /// the tokens after a dropped character shift, so the coverage check cannot be
@@ -342,10 +339,7 @@ fn is_special(special: &SpecialTokens, token: &str) -> bool {
 }
 
 /// Looks the special tokens up by name.
-fn resolve_special(
-    special: &SpecialTokens,
-    lookup: impl Fn(&str) -> Option<u32>,
-) -> Result<(Option<u32>, u32, u32)> {
+fn resolve_special(special: &SpecialTokens, lookup: impl Fn(&str) -> Option<u32>) -> Result<(Option<u32>, u32, u32)> {
     let find = |role: &'static str, name: &str| {
         lookup(name).ok_or_else(|| DataError::MissingSpecialToken {
             role,
@@ -357,7 +351,7 @@ fn resolve_special(
     Ok((bos, find("eos", &special.eos)?, find("pad", &special.pad)?))
 }
 
-/// The Hugging Face form of a character-level vocabulary.
+/// Renders a character-level vocabulary in the Hugging Face `tokenizer.json` form.
 fn char_level_json(tokens: &[String], special: &SpecialTokens) -> Value {
     let vocab: serde_json::Map<String, Value> =
         tokens.iter().enumerate().map(|(id, token)| (token.clone(), json!(id))).collect();
@@ -394,7 +388,7 @@ fn char_level_json(tokens: &[String], special: &SpecialTokens) -> Value {
     })
 }
 
-/// The tokens in id order when `json` is a character-level tokenizer: a BPE
+/// Returns the tokens in id order when `json` is a character-level tokenizer: a BPE
 /// model with no merges and no text transformations, whose non-special
 /// tokens are single characters with ids 0..n.
 fn char_level_tokens(json: &Value, special: &SpecialTokens) -> Option<Vec<String>> {

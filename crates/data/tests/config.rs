@@ -26,7 +26,9 @@ fn defaults_are_the_study_mix() {
     assert_eq!(config.mix.injected_fraction, 0.2);
     assert_eq!((config.mix.min_errors, config.mix.max_errors), (1, 4));
     assert_eq!(config.mix.recognition, "Ah! I made a mistake.");
-    assert!(!config.mix.error_in_loss && !config.mix.omit_recognition && !config.mix.omit_correction);
+    assert!(!config.mix.error_in_loss);
+    assert!(!config.mix.omit_recognition);
+    assert!(!config.mix.omit_correction);
     // Uniform over the ten synthetic multiplication kinds; after_answer is not synthetic.
     assert_eq!(config.mix.kind_weights.len(), 10);
     assert!(config.mix.kind_weights.iter().all(|(_, weight)| *weight == 1.0));

@@ -59,9 +59,9 @@ fn records_have_the_documented_layout() {
     }
 }
 
-/// Every injected error, read in the full record text with earlier errors and
-/// their recognitions, is reported by the verifier on its own line with its kind,
-/// and the trace still scores 1.0 because each recognition retracts its error.
+/// Checks that the verifier, reading the full record text with earlier errors
+/// and their recognitions, reports every injected error on its own line with
+/// its kind, and that the trace scores 1.0 because each recognition retracts its error.
 fn assert_errors_redetected(task_name: &str, records: &[selfcorrect_data::Record]) {
     let task = task_by_name(task_name).unwrap();
     let mut errors = 0;
@@ -182,7 +182,8 @@ fn split_seeds_are_hashed_not_offset() {
 #[test]
 fn too_few_problems_is_an_error() {
     // mult-1x1 has 81 problems; 2000 test draws take all of them, so train finds none.
-    let config = resolve("task = \"mult-1x1\"\nmode = \"ft\"\n[splits]\ntrain = 100\nvalidation = 0\ntest = 2000\n", &[]);
+    let config =
+        resolve("task = \"mult-1x1\"\nmode = \"ft\"\n[splits]\ntrain = 100\nvalidation = 0\ntest = 2000\n", &[]);
     let Err(error) = selfcorrect_data::generate_splits(&config) else {
         panic!("train should run out of problems");
     };

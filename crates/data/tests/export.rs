@@ -24,7 +24,8 @@ injected_fraction = 0.5
 fn jsonl_export_matches_the_encoder() {
     let dir = tempfile::tempdir().unwrap();
     let records = build_and_read(&resolve(DATASET, &[]), dir.path());
-    let tokenizer = Tokenizer::char_level_for_records(&records, "Ah! I made a mistake.", &SpecialTokens::default()).unwrap();
+    let tokenizer =
+        Tokenizer::char_level_for_records(&records, "Ah! I made a mistake.", &SpecialTokens::default()).unwrap();
     let out = dir.path().join("train.tokens.jsonl");
     let summary = export(&dir.path().join("train.jsonl"), &tokenizer, ExportFormat::Jsonl, &out).unwrap();
     assert_eq!(summary.records, 200);
@@ -61,7 +62,8 @@ fn pyarrow_available() -> bool {
 fn parquet_export_reads_back_in_python() {
     let dir = tempfile::tempdir().unwrap();
     let records = build_and_read(&resolve(DATASET, &[]), dir.path());
-    let tokenizer = Tokenizer::char_level_for_records(&records, "Ah! I made a mistake.", &SpecialTokens::default()).unwrap();
+    let tokenizer =
+        Tokenizer::char_level_for_records(&records, "Ah! I made a mistake.", &SpecialTokens::default()).unwrap();
     let out = dir.path().join("train.parquet");
     let summary = export(&dir.path().join("train.jsonl"), &tokenizer, ExportFormat::Parquet, &out).unwrap();
     assert_eq!(summary.records, 200);

@@ -30,13 +30,18 @@ fn dataset(task: &str) -> Vec<Record> {
     build_and_read(&resolve(DATASET, &[&format!("task={task}")]), dir.path())
 }
 
-/// The segment index of every byte of a record's text.
+/// Maps every byte of a record's text to the index of its segment.
 fn segment_of_bytes(record: &Record) -> Vec<usize> {
-    record.segments.iter().enumerate().flat_map(|(index, segment)| std::iter::repeat_n(index, segment.text.len())).collect()
+    record
+        .segments
+        .iter()
+        .enumerate()
+        .flat_map(|(index, segment)| std::iter::repeat_n(index, segment.text.len()))
+        .collect()
 }
 
-/// The token rule written out directly: in the loss only if every byte the
-/// token covers belongs to a loss segment.
+/// Applies the token rule written out directly: a token is in the loss only
+/// if every byte it covers belongs to a loss segment.
 fn expected_flags(record: &Record, offsets: &[Range<usize>]) -> Vec<bool> {
     let owner = segment_of_bytes(record);
     offsets
@@ -45,7 +50,7 @@ fn expected_flags(record: &Record, offsets: &[Range<usize>]) -> Vec<bool> {
         .collect()
 }
 
-/// The text tokens of an encoded example (without BOS and EOS) with their offsets.
+/// Encodes a record's text (without BOS and EOS) and returns the token offsets.
 fn text_tokens(tokenizer: &Tokenizer, record: &Record) -> Vec<Range<usize>> {
     tokenizer.encode(&record.text(), &record.id).unwrap().into_iter().map(|token| token.offsets).collect()
 }
@@ -84,7 +89,8 @@ fn char_level_masks_follow_segments() {
                 }
             }
         }
-        assert!(error_tokens > 0 && recognition_tokens > 0, "{task}: the dataset has injected errors");
+        assert!(error_tokens > 0, "{task}: the dataset has no injected errors");
+        assert!(recognition_tokens > 0, "{task}: the dataset has no recognitions");
     }
 }
 
@@ -151,7 +157,8 @@ fn special_tokens_are_found_by_name() {
     tokenizer.save(&path).unwrap();
     let wrong = SpecialTokens::default();
     let message = Tokenizer::from_file_huggingface(&path, &wrong).unwrap_err().to_string();
-    assert!(message.contains("\"<bos>\"") && message.contains("set the bos token name"), "{message}");
+    assert!(message.contains("\"<bos>\""), "{message}");
+    assert!(message.contains("set the bos token name"), "{message}");
 
     let message = tokenizer.encode("a</s>\n", "r1").unwrap_err().to_string();
     assert!(message.contains("special token \"</s>\" as text"), "{message}");
@@ -218,7 +225,7 @@ fn gaps_between_tokens_count_for_both_neighbours() {
     assert_eq!(token_loss_flags(&[0..0, 0..1, 1..1, 1..2], &[true, true]), [false, true, false, true]);
 }
 
-/// A BPE `tokenizer.json` over `alphabet` whose merges glue each newline to
+/// Builds a BPE `tokenizer.json` over `alphabet` whose merges glue each newline to
 /// the character after it, so the first token of every line straddles the
 /// edge between two segments.
 fn straddling_bpe_json(alphabet: &BTreeSet<char>) -> serde_json::Value {
@@ -254,7 +261,8 @@ fn straddling_bpe_json(alphabet: &BTreeSet<char>) -> serde_json::Value {
 #[test]
 fn bpe_tokens_crossing_span_edges() {
     let records = dataset("mult-3x3");
-    let alphabet: BTreeSet<char> = records.iter().flat_map(|record| record.text().chars().collect::<Vec<_>>()).collect();
+    let alphabet: BTreeSet<char> =
+        records.iter().flat_map(|record| record.text().chars().collect::<Vec<_>>()).collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokenizer.json");
     std::fs::write(&path, serde_json::to_string(&straddling_bpe_json(&alphabet)).unwrap()).unwrap();
@@ -290,13 +298,19 @@ fn bpe_tokens_crossing_span_edges() {
         }
     }
     // Every kind of edge occurs, so each rule above was exercised.
-    assert!(into_error > 0 && out_of_error > 0 && loss_to_loss > 0, "{into_error} {out_of_error} {loss_to_loss}");
+    assert!(into_error > 0, "no token runs into an error segment");
+    assert!(out_of_error > 0, "no token runs out of an error segment");
+    assert!(loss_to_loss > 0, "no token joins two loss segments");
 }
 
 #[test]
 fn batch_shifts_targets_and_loss_mask() {
     let examples = [
-        EncodedExample { id: "a".into(), input_ids: vec![1, 10, 11, 12, 2], target_loss: vec![false, false, true, true, true] },
+        EncodedExample {
+            id: "a".into(),
+            input_ids: vec![1, 10, 11, 12, 2],
+            target_loss: vec![false, false, true, true, true],
+        },
         EncodedExample { id: "b".into(), input_ids: vec![1, 20, 2], target_loss: vec![false, true, false] },
     ];
     let batch = Batch::new(&examples, 0, None).unwrap();

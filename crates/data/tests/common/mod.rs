@@ -22,7 +22,7 @@ pub fn build_and_read(config: &ResolvedDatasetConfig, dir: &Path) -> Vec<Record>
     records
 }
 
-/// The lines after the prompt, as the verifier reads them.
+/// Joins the lines after the prompt, as the verifier reads them.
 pub fn trace_text(record: &Record) -> String {
     record.segments[1..].iter().map(|segment| segment.text.as_str()).collect()
 }
