@@ -73,7 +73,10 @@ pub struct MixConfig {
     pub min_errors: i64,
     pub max_errors: i64,
     /// Relative weights over the task's synthetic error kinds. Kinds left out
-    /// get weight 0; without the table every synthetic kind gets weight 1.
+    /// get weight 0, and without the table every synthetic kind gets weight 1.
+    /// The weights apply at each drawn position among the kinds that can occur
+    /// there, so the realised kind shares also depend on how many steps admit
+    /// each kind; `stats.json` reports realised and expected counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind_weights: Option<BTreeMap<String, f64>>,
     pub error_in_loss: bool,

@@ -163,3 +163,48 @@ pub fn build_segments(
     }
     segments
 }
+
+#[cfg(test)]
+mod tests {
+    use selfcorrect_tasks::{DEFAULT_RECOGNITION, task_by_name};
+
+    use super::*;
+
+    #[test]
+    fn draw_weighted_skips_zero_weights() {
+        let mut rng = Rng::new(3);
+        let weights = [0.0, 2.0, 0.0, 1.0, 0.0];
+        let mut counts = [0u32; 5];
+        for _ in 0..3000 {
+            counts[draw_weighted(weights.iter().copied(), 3.0, &mut rng)] += 1;
+        }
+        assert_eq!(counts[0] + counts[2] + counts[4], 0);
+        // Index 1 has probability 2/3: 2000 expected, standard deviation about 26.
+        assert!((1870..=2130).contains(&counts[1]), "{counts:?}");
+    }
+
+    #[test]
+    fn verify_error_rejects_golden_and_mislabelled_steps() {
+        let task = task_by_name("mult-3x3").unwrap();
+        let problem = task.generate(1, 0).unwrap();
+        let golden = problem.golden_steps();
+        assert!(!verify_error(problem.as_ref(), &golden, 2, &golden[2], "product_digit", DEFAULT_RECOGNITION));
+
+        let wrong = problem.corrupt_step(2, "product_digit", &mut Rng::new(1)).unwrap();
+        assert!(verify_error(problem.as_ref(), &golden, 2, &wrong, "product_digit", DEFAULT_RECOGNITION));
+        assert!(!verify_error(problem.as_ref(), &golden, 2, &wrong, "carry", DEFAULT_RECOGNITION));
+    }
+
+    #[test]
+    fn plan_errors_stops_when_positions_run_out() {
+        let task = task_by_name("mult-1x1").unwrap();
+        let problem = task.generate(1, 0).unwrap();
+        let golden = problem.golden_steps();
+        let mix = crate::MixConfig::default().validate(task.as_ref()).unwrap();
+        let plan = plan_errors(problem.as_ref(), &golden, &mix, golden.len() + 2, &mut Rng::new(4));
+        assert_eq!(plan.errors.len() + plan.shortfall, golden.len() + 2);
+        assert!(plan.shortfall >= 2);
+        let positions: Vec<usize> = plan.errors.iter().map(|error| error.position).collect();
+        assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "distinct, sorted positions: {positions:?}");
+    }
+}

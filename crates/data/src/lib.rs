@@ -19,8 +19,10 @@
 //!   [`inject`]`(input_jsonl, &config) -> Result<InjectOutput>` and
 //!   [`write_jsonl`]`(out_path, &output.records)`.
 //! - `selfcorrect export`: [`Tokenizer::from_file`] (any Hugging Face
-//!   `tokenizer.json`) or [`Tokenizer::char_level_for_records`] then
-//!   [`Tokenizer::save`], then
+//!   `tokenizer.json`), or a character-level tokenizer from
+//!   [`Tokenizer::char_level_for_task`] or [`Tokenizer::char_level_for_records`]
+//!   saved with [`Tokenizer::save`] (build it once and reuse it for every
+//!   split, so the ids agree), then
 //!   [`export`]`(records_jsonl, &tokenizer, ExportFormat, out_path) -> Result<ExportSummary>`.
 //!
 //! Training code reads records with [`read_records`], encodes them with

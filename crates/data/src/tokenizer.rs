@@ -13,6 +13,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use selfcorrect_tasks::{Rng, Task, item_seed};
+
 use crate::error::{DataError, Result};
 use crate::io::write_atomically;
 use crate::record::Record;
@@ -78,8 +80,12 @@ impl std::fmt::Debug for Tokenizer {
     }
 }
 
+/// The dataset seed of the problems sampled for a task's alphabet.
+const ALPHABET_SEED: u64 = 0;
+
 const CHAR_LEVEL_FIX: &str = "rebuild the character-level tokenizer from data that contains this character \
-                              (Tokenizer::char_level over every split and the recognition phrase)";
+                              (Tokenizer::char_level_for_task with more samples, or Tokenizer::char_level_for_records \
+                              over every split)";
 const HUGGINGFACE_FIX: &str = "use a tokenizer whose vocabulary covers this character, or remove it from the data";
 
 impl Tokenizer {
@@ -114,6 +120,35 @@ impl Tokenizer {
         let texts: Vec<&str> =
             records.iter().flat_map(|record| record.segments.iter().map(|segment| segment.text.as_str())).collect();
         Self::char_level(texts.into_iter().chain([recognition, "\n"]), special)
+    }
+
+    /// Builds a character-level tokenizer over a task's alphabet, independent
+    /// of any one dataset: the prompts and golden steps of `samples` problems,
+    /// a wrong step of every synthetic kind at every step of those problems,
+    /// the recognition phrase, and the ten decimal digits.
+    ///
+    /// NOTE: the alphabet is sampled, so a character that only rare problems
+    /// produce can be missing; encoding then fails with an error naming it.
+    pub fn char_level_for_task(
+        task: &dyn Task,
+        recognition: &str,
+        special: &SpecialTokens,
+        samples: u64,
+    ) -> Result<Self> {
+        let mut texts: Vec<String> = vec![recognition.to_string(), "\n0123456789".to_string()];
+        let mut rng = Rng::new(item_seed(&format!("{}/alphabet", task.name()), 0, 0));
+        for index in 0..samples {
+            let problem = task.generate(ALPHABET_SEED, index)?;
+            let golden = problem.golden_steps();
+            texts.push(problem.prompt());
+            for position in 0..golden.len() {
+                for kind in task.error_kinds().iter().filter(|kind| kind.synthetic) {
+                    texts.extend(problem.corrupt_step(position, kind.name, &mut rng));
+                }
+            }
+            texts.extend(golden);
+        }
+        Self::char_level(texts.iter().map(String::as_str), special)
     }
 
     fn from_char_tokens(tokens: Vec<String>, special: &SpecialTokens, source: String) -> Result<Self> {

@@ -95,6 +95,18 @@ fn char_level_masks_follow_segments() {
 }
 
 #[test]
+fn task_alphabet_covers_datasets() {
+    let special = SpecialTokens::default();
+    for task_name in ["mult-3x3", "sudoku-4x4"] {
+        let task = selfcorrect_tasks::task_by_name(task_name).unwrap();
+        let tokenizer = Tokenizer::char_level_for_task(task.as_ref(), "Ah! I made a mistake.", &special, 32).unwrap();
+        for record in dataset(task_name) {
+            encode_record(&record, &tokenizer).unwrap_or_else(|err| panic!("{task_name}: {err}"));
+        }
+    }
+}
+
+#[test]
 fn char_level_json_matches_huggingface() {
     let dir = tempfile::tempdir().unwrap();
     let special = SpecialTokens::default();
