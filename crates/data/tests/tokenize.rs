@@ -157,6 +157,25 @@ fn unknown_character_names_it_and_the_fix() {
 }
 
 #[test]
+fn huggingface_unknown_token_is_an_error() {
+    let alphabet: BTreeSet<char> = "0123456789*+=\n".chars().collect();
+    let mut json = straddling_bpe_json(&alphabet);
+    let unk_id = json["model"]["vocab"].as_object().unwrap().len();
+    json["model"]["vocab"]["<unk>"] = json!(unk_id);
+    json["model"]["unk_token"] = json!("<unk>");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+
+    let tokenizer = Tokenizer::from_file(&path, &SpecialTokens::default()).unwrap();
+    assert!(tokenizer.encode("12*3=36\n", "r0").is_ok());
+    let Err(error) = tokenizer.encode("12*3\nx=36\n", "r1") else {
+        panic!("a character that maps to <unk> was accepted");
+    };
+    assert!(matches!(error, DataError::UnknownCharacter { character: 'x', .. }), "{error}");
+}
+
+#[test]
 fn special_tokens_are_found_by_name() {
     let special = SpecialTokens { bos: None, eos: "</s>".into(), pad: "[PAD]".into() };
     let tokenizer = Tokenizer::char_level(["ab\n"], &special).unwrap();
