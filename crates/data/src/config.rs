@@ -29,15 +29,16 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use selfcorrect_tasks::{DEFAULT_RECOGNITION, TASK_FAMILIES, Task, task_by_name};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 
-/// The published study's mix: 20% of records carry errors.
+/// The default mix: 20% of records carry injected errors, 80% are clean.
 pub const DEFAULT_INJECTED_FRACTION: f64 = 0.2;
-/// The published study's range of errors per injected record.
+/// The default range of errors per injected record, drawn uniformly.
 pub const DEFAULT_MIN_ERRORS: i64 = 1;
 pub const DEFAULT_MAX_ERRORS: i64 = 4;
 
@@ -76,7 +77,7 @@ pub struct MixConfig {
     /// get weight 0, and without the table every synthetic kind gets weight 1.
     /// The weights apply at each drawn position among the kinds that can occur
     /// there, so the realised kind shares also depend on how many steps admit
-    /// each kind; `stats.json` reports realised and expected counts.
+    /// each kind. `stats.json` reports realised and expected counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind_weights: Option<BTreeMap<String, f64>>,
     pub error_in_loss: bool,
@@ -252,6 +253,12 @@ impl DatasetConfig {
         parse_with_overrides(text, overrides)
     }
 
+    /// Reads a TOML config file and applies `key.path=value` overrides to it.
+    pub fn from_path(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
+        Self::from_toml(&text, overrides).map_err(|err| in_file(path, err))
+    }
+
     pub fn validate(&self) -> Result<ResolvedDatasetConfig> {
         let task = task_by_name(&self.task).map_err(|err| {
             DataError::invalid_config("task", format!("{:?}", self.task), format!("{TASK_FAMILIES} ({err})"))
@@ -287,6 +294,12 @@ impl InjectConfig {
     /// Parses a TOML config and applies `key.path=value` overrides to it.
     pub fn from_toml(text: &str, overrides: &[String]) -> Result<Self> {
         parse_with_overrides(text, overrides)
+    }
+
+    /// Reads a TOML config file and applies `key.path=value` overrides to it.
+    pub fn from_path(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
+        Self::from_toml(&text, overrides).map_err(|err| in_file(path, err))
     }
 }
 
@@ -359,6 +372,14 @@ impl MixConfig {
             omit_recognition: self.omit_recognition,
             omit_correction: self.omit_correction,
         })
+    }
+}
+
+/// Adds the file name to a syntax error.
+fn in_file(path: &Path, error: DataError) -> DataError {
+    match error {
+        DataError::ConfigSyntax(message) => DataError::ConfigSyntax(format!("{}: {message}", path.display())),
+        other => other,
     }
 }
 

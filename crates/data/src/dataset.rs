@@ -225,7 +225,7 @@ pub fn build_dataset(config: &ResolvedDatasetConfig, out_dir: &Path) -> Result<D
     write_json(&out_dir.join("stats.json"), &splits.stats)?;
 
     let resolved = toml::to_string(&config.to_file_config())
-        .map_err(|err| DataError::ConfigSyntax(format!("cannot write the resolved config: {err}")))?;
+        .map_err(|err| DataError::ConfigSyntax(format!("failed to serialise the resolved config: {err}")))?;
     write_atomically(&out_dir.join("config.toml"), |writer| std::io::Write::write_all(writer, resolved.as_bytes()))?;
     Ok(splits.stats)
 }

@@ -1,5 +1,6 @@
 //! Error injection into one golden trace: where errors go, which kind each
-//! one is, and the segments of the resulting record. Policy only; no files.
+//! one is, and the segments of the resulting record. This module reads and
+//! writes no files.
 //!
 //! An injected error at golden step `s` becomes three segments: the wrong step
 //! `s'` (out of the loss, still visible to attention), the recognition phrase

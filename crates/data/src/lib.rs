@@ -11,11 +11,11 @@
 //!
 //! Each command is config in, files out:
 //!
-//! - `selfcorrect dataset`: [`DatasetConfig::from_toml`] (TOML text and
-//!   `key.path=value` overrides), [`DatasetConfig::validate`], then
+//! - `selfcorrect dataset`: [`DatasetConfig::from_path`] or
+//!   [`DatasetConfig::from_toml`] (TOML and `key.path=value` overrides), [`DatasetConfig::validate`], then
 //!   [`build_dataset`]`(&resolved, out_dir) -> Result<DatasetStats>`, which writes
 //!   `train.jsonl`, `validation.jsonl`, `test.jsonl`, `stats.json` and `config.toml`.
-//! - `selfcorrect inject`: [`InjectConfig::from_toml`], then
+//! - `selfcorrect inject`: [`InjectConfig::from_path`] or [`InjectConfig::from_toml`], then
 //!   [`inject`]`(input_jsonl, &config) -> Result<InjectOutput>` and
 //!   [`write_jsonl`]`(out_path, &output.records)`.
 //! - `selfcorrect export`: [`Tokenizer::from_file`] (any Hugging Face

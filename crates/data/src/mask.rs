@@ -41,7 +41,7 @@ pub struct EncodedExample {
 }
 
 impl EncodedExample {
-    /// Hugging Face causal-LM labels: the token id where the token is in the
+    /// Returns Hugging Face causal-LM labels: the token id where the token is in the
     /// loss, [`IGNORE_INDEX`] elsewhere, unshifted.
     pub fn labels(&self) -> Vec<i64> {
         self.input_ids
@@ -87,7 +87,7 @@ pub fn token_loss_flags(offsets: &[Range<usize>], loss_bytes: &[bool]) -> Vec<bo
     flags
 }
 
-/// Per-byte loss flags of a record's text.
+/// Returns the loss flag of every byte of a record's text.
 pub fn loss_bytes(record: &Record) -> Vec<bool> {
     let mut bytes = Vec::new();
     for segment in &record.segments {
@@ -123,7 +123,7 @@ pub struct Batch {
     pub batch_size: usize,
     pub seq_len: usize,
     pub input_ids: Vec<u32>,
-    /// `targets[t]` is the token after `input_ids[t]`; PAD past the end.
+    /// `targets[t]` is the token after `input_ids[t]`, and PAD past the end.
     pub targets: Vec<u32>,
     /// 1 on real tokens, 0 on padding.
     pub attention_mask: Vec<u8>,

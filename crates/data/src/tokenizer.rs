@@ -1,5 +1,5 @@
-//! Tokenizers: a character-level tokenizer built from the characters of a
-//! dataset, and any Hugging Face `tokenizer.json` through the `tokenizers` crate.
+//! Tokenizers: a character-level tokenizer built from the characters of a task
+//! or a dataset, and any Hugging Face `tokenizer.json` through the `tokenizers` crate.
 //!
 //! The character-level tokenizer is stored as a Hugging Face `tokenizer.json`
 //! (a BPE model with no merges, no normalizer and no pre-tokenizer, which maps
@@ -10,17 +10,16 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
+use selfcorrect_tasks::{Rng, Task, item_seed};
 use serde::Serialize;
 use serde_json::{Value, json};
-
-use selfcorrect_tasks::{Rng, Task, item_seed};
 
 use crate::error::{DataError, Result};
 use crate::io::write_atomically;
 use crate::record::Record;
 
-/// Names of the special tokens. BOS is optional because some Hugging Face
-/// tokenizers (Qwen2, for one) define no beginning-of-sequence token.
+/// Names of the special tokens. BOS is optional because not every tokenizer
+/// defines a beginning-of-sequence token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpecialTokens {
@@ -123,9 +122,10 @@ impl Tokenizer {
     }
 
     /// Builds a character-level tokenizer over a task's alphabet, independent
-    /// of any one dataset: the prompts and golden steps of `samples` problems,
-    /// a wrong step of every synthetic kind at every step of those problems,
-    /// the recognition phrase, and the ten decimal digits.
+    /// of any one dataset. The alphabet is every character of the prompts and
+    /// golden steps of `samples` problems, of a wrong step of every synthetic
+    /// kind at every step of those problems, of the recognition phrase, and the
+    /// ten decimal digits.
     ///
     /// NOTE: the alphabet is sampled, so a character that only rare problems
     /// produce can be missing; encoding then fails with an error naming it.
@@ -193,7 +193,7 @@ impl Tokenizer {
     fn huggingface_from_json(text: &str, json: &Value, special: &SpecialTokens, source: String) -> Result<Self> {
         let inner: tokenizers::Tokenizer = text
             .parse()
-            .map_err(|err| DataError::Tokenizer { path: source.clone(), reason: format!("cannot load: {err}") })?;
+            .map_err(|err| DataError::Tokenizer { path: source.clone(), reason: format!("failed to load: {err}") })?;
         let (bos_id, eos_id, pad_id) = resolve_special(special, |name| inner.token_to_id(name))?;
 
         // The unknown token, where the model has one: BPE, WordPiece and
@@ -286,7 +286,7 @@ impl Tokenizer {
                 }
                 let encoding = inner.encode(text, false).map_err(|err| DataError::Tokenizer {
                     path: self.source.clone(),
-                    reason: format!("cannot encode record {context}: {err}"),
+                    reason: format!("failed to encode record {context}: {err}"),
                 })?;
                 let tokens: Vec<Token> = encoding
                     .get_ids()

@@ -114,3 +114,20 @@ fn unknown_fields_and_bad_overrides_are_rejected() {
     assert_mentions(&message, &["`task` is not a table"]);
     assert!(matches!(InjectConfig::from_toml("task = \"mult-3x3\"\n", &[]), Err(DataError::ConfigSyntax(_))));
 }
+
+#[test]
+fn config_files_are_read_with_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dataset.toml");
+    std::fs::write(&path, "task = \"sudoku-4x4\"\n[splits]\ntrain = 5\n").unwrap();
+    let config = DatasetConfig::from_path(&path, &["seed=9".to_string()]).unwrap();
+    assert_eq!(config.task, "sudoku-4x4");
+    assert_eq!(config.seed, 9);
+    assert_eq!(config.splits.train, 5);
+
+    std::fs::write(&path, "task = \"sudoku-4x4\"\nsplits = 3 4\n").unwrap();
+    let message = DatasetConfig::from_path(&path, &[]).unwrap_err().to_string();
+    assert!(message.contains("dataset.toml"), "{message}");
+    let missing = DatasetConfig::from_path(&dir.path().join("missing.toml"), &[]).unwrap_err().to_string();
+    assert!(missing.contains("missing.toml"), "{missing}");
+}

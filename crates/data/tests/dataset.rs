@@ -68,15 +68,14 @@ fn assert_errors_redetected(task_name: &str, records: &[selfcorrect_data::Record
     for record in records {
         let problem = task.load(&record.problem).unwrap();
         let annotation = problem.annotate(&trace_text(record), DEFAULT_RECOGNITION);
-        let mut line = 0;
-        for segment in &record.segments[1..] {
+        // Each segment after the prompt is one line of the verifier's input.
+        for (line, segment) in record.segments[1..].iter().enumerate() {
             if segment.role == Role::Error {
                 errors += 1;
                 let report = annotation.steps.iter().find(|step| step.line == line).unwrap();
                 assert_eq!(report.verdict.error_kind(), segment.kind.as_deref(), "{} line {line}", record.id);
                 assert!(report.retracted, "{} line {line}", record.id);
             }
-            line += 1;
         }
         assert_eq!(annotation.score, 1.0, "{}", record.id);
     }

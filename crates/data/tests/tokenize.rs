@@ -220,7 +220,8 @@ fn one_character_spans() {
     assert_eq!(token_loss_flags(&[0..1, 1..2, 2..3], &flags), [true, false, true]);
     assert_eq!(token_loss_flags(&[0..2, 2..3], &flags), [false, true]);
     assert_eq!(token_loss_flags(&[0..1, 1..3], &flags), [true, false]);
-    assert_eq!(token_loss_flags(&[0..3], &flags), [false]);
+    let whole = 0..3;
+    assert_eq!(token_loss_flags(std::slice::from_ref(&whole), &flags), [false]);
 
     // A record whose error segment is a single newline, between one-line segments.
     let record = one_record(&[
