@@ -22,6 +22,7 @@
 //! error_in_loss = false          # ablation: the wrong step is a training target
 //! omit_recognition = false       # ablation: no recognition phrase after the error
 //! omit_correction = false        # ablation: no corrected step after the error
+//! kind_draw = "per_position"     # or "kind_first": draw the kind, then a step that admits it
 //!
 //! [eift.kind_weights]            # default: every synthetic kind, weight 1
 //! carry = 2.0
@@ -83,6 +84,8 @@ pub struct MixConfig {
     pub error_in_loss: bool,
     pub omit_recognition: bool,
     pub omit_correction: bool,
+    /// How kinds and positions are drawn: "per_position" or "kind_first" (see [`KindDraw`]).
+    pub kind_draw: String,
 }
 
 impl Default for MixConfig {
@@ -96,6 +99,29 @@ impl Default for MixConfig {
             error_in_loss: false,
             omit_recognition: false,
             omit_correction: false,
+            kind_draw: KindDraw::PerPosition.name().to_string(),
+        }
+    }
+}
+
+/// How an injected error's kind and position are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindDraw {
+    /// The position first, uniformly over the trace, then the kind from the
+    /// weights restricted to the kinds possible at that step. Errors spread
+    /// evenly over the trace, and kinds that fit few steps are rare.
+    PerPosition,
+    /// The kind first, from the weights, then a position uniformly among the
+    /// steps that admit it. The realised kind shares follow the weights, and
+    /// positions follow the kinds (a final-answer error is always at the end).
+    KindFirst,
+}
+
+impl KindDraw {
+    pub fn name(self) -> &'static str {
+        match self {
+            KindDraw::PerPosition => "per_position",
+            KindDraw::KindFirst => "kind_first",
         }
     }
 }
@@ -156,6 +182,7 @@ pub struct ResolvedMix {
     pub error_in_loss: bool,
     pub omit_recognition: bool,
     pub omit_correction: bool,
+    pub kind_draw: KindDraw,
 }
 
 /// The three dataset splits, in the order they are generated.
@@ -238,6 +265,7 @@ impl ResolvedMix {
             error_in_loss: self.error_in_loss,
             omit_recognition: self.omit_recognition,
             omit_correction: self.omit_correction,
+            kind_draw: self.kind_draw.name().to_string(),
         }
     }
 
@@ -320,6 +348,17 @@ impl MixConfig {
                 format!("a count >= eift.min_errors ({}), so the range of error counts is not empty", self.min_errors),
             ));
         }
+        let kind_draw = match self.kind_draw.as_str() {
+            "per_position" => KindDraw::PerPosition,
+            "kind_first" => KindDraw::KindFirst,
+            other => {
+                return Err(DataError::invalid_config(
+                    "eift.kind_draw",
+                    format!("{other:?}"),
+                    "\"per_position\" or \"kind_first\"",
+                ));
+            }
+        };
         let recognition = self.recognition.trim();
         if !self.omit_recognition && (recognition.is_empty() || recognition.contains('\n')) {
             return Err(DataError::invalid_config(
@@ -371,6 +410,7 @@ impl MixConfig {
             error_in_loss: self.error_in_loss,
             omit_recognition: self.omit_recognition,
             omit_correction: self.omit_correction,
+            kind_draw,
         })
     }
 }

@@ -35,6 +35,7 @@ pub struct MixStats {
     /// sum over errors of each kind's probability at the error's position. The
     /// realised counts scatter around it; both differ from the configured
     /// weights because not every kind can occur at every step.
+    #[serde(serialize_with = "serialize_rounded")]
     pub expected_errors_by_kind: BTreeMap<String, f64>,
     /// Errors requested but not placed because the trace had too few steps
     /// where some kind could be injected.
@@ -76,6 +77,14 @@ impl MixStats {
         self.rejected_by_verifier += plan.rejected.len() as u64;
         self.injected_share = self.injected as f64 / self.records as f64;
     }
+}
+
+/// Writes expected counts with three decimals, because summing thousands of
+/// probabilities leaves rounding noise in the last digits.
+fn serialize_rounded<S: serde::Serializer>(counts: &BTreeMap<String, f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    let rounded: BTreeMap<&String, f64> =
+        counts.iter().map(|(kind, count)| (kind, (count * 1000.0).round() / 1000.0)).collect();
+    serde::Serialize::serialize(&rounded, serializer)
 }
 
 /// Counts for a whole dataset, written to `stats.json`.

@@ -10,7 +10,7 @@
 
 use selfcorrect_tasks::{Problem, Rng};
 
-use crate::config::ResolvedMix;
+use crate::config::{KindDraw, ResolvedMix};
 use crate::record::{Role, Segment};
 
 /// One injected error.
@@ -37,13 +37,30 @@ pub struct InjectionPlan {
     pub rejected: Vec<(usize, &'static str, String)>,
 }
 
-/// Places `count` errors at distinct golden steps.
-///
-/// Positions are drawn uniformly from the steps not used yet. At a position,
+/// Places `count` errors at distinct golden steps, drawing positions and
+/// kinds as `mix.kind_draw` sets. Every wrong step is checked with
+/// [`verify_error`] before it is used.
+pub fn plan_errors(
+    problem: &dyn Problem,
+    golden: &[String],
+    mix: &ResolvedMix,
+    count: usize,
+    rng: &mut Rng,
+) -> InjectionPlan {
+    let mut plan = match mix.kind_draw {
+        KindDraw::PerPosition => plan_per_position(problem, golden, mix, count, rng),
+        KindDraw::KindFirst => plan_kind_first(problem, golden, mix, count, rng),
+    };
+    plan.shortfall = count - plan.errors.len();
+    plan.errors.sort_by_key(|error| error.position);
+    plan
+}
+
+/// Draws positions uniformly from the steps not used yet. At a position,
 /// every kind with positive weight is asked for a wrong step. The kind is then
 /// drawn from the weights restricted to the kinds that produced one and passed
 /// the verifier. A position where no kind qualifies is dropped and another drawn.
-pub fn plan_errors(
+fn plan_per_position(
     problem: &dyn Problem,
     golden: &[String],
     mix: &ResolvedMix,
@@ -77,9 +94,57 @@ pub fn plan_errors(
             candidates.remove(chosen);
         }
     }
+    plan
+}
 
-    plan.shortfall = count - plan.errors.len();
-    plan.errors.sort_by_key(|error| error.position);
+/// Draws the kind first, from the weights of the kinds still possible, then a
+/// position uniformly from the unused steps where that kind can be produced
+/// and verified. Untried steps are drawn in random order and dropped when the
+/// kind cannot occur there, so the step is uniform over the feasible ones; a
+/// kind with no feasible step left is dropped and the kind redrawn.
+fn plan_kind_first(
+    problem: &dyn Problem,
+    golden: &[String],
+    mix: &ResolvedMix,
+    count: usize,
+    rng: &mut Rng,
+) -> InjectionPlan {
+    let mut plan = InjectionPlan::default();
+    let mut used = vec![false; golden.len()];
+    // infeasible[k][p]: kind k cannot be produced or verified at step p.
+    let mut infeasible = vec![vec![false; golden.len()]; mix.kind_weights.len()];
+    let mut live_kinds: Vec<usize> = (0..mix.kind_weights.len()).filter(|&k| mix.kind_weights[k].1 > 0.0).collect();
+
+    while plan.errors.len() < count && !live_kinds.is_empty() {
+        let total: f64 = live_kinds.iter().map(|&k| mix.kind_weights[k].1).sum();
+        let chosen = draw_weighted(live_kinds.iter().map(|&k| mix.kind_weights[k].1), total, rng);
+        let kind_index = live_kinds[chosen];
+        let kind = mix.kind_weights[kind_index].0;
+
+        let mut untried: Vec<usize> = (0..golden.len()).filter(|&p| !used[p] && !infeasible[kind_index][p]).collect();
+        let mut placed = false;
+        while !untried.is_empty() {
+            let position = untried.remove(rng.below(untried.len() as u64) as usize);
+            let Some(wrong_step) = problem.corrupt_step(position, kind, rng) else {
+                infeasible[kind_index][position] = true;
+                continue;
+            };
+            if !verify_error(problem, golden, position, &wrong_step, kind, &mix.recognition) {
+                plan.rejected.push((position, kind, wrong_step));
+                infeasible[kind_index][position] = true;
+                continue;
+            }
+            let kind_probabilities =
+                live_kinds.iter().map(|&k| (mix.kind_weights[k].0, mix.kind_weights[k].1 / total)).collect();
+            plan.errors.push(InjectedError { position, kind, wrong_step, kind_probabilities });
+            used[position] = true;
+            placed = true;
+            break;
+        }
+        if !placed {
+            live_kinds.remove(chosen);
+        }
+    }
     plan
 }
 

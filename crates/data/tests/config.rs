@@ -96,6 +96,8 @@ fn empty_or_negative_count_ranges_are_rejected() {
 #[test]
 fn mode_and_recognition_are_checked() {
     assert_mentions(&error_for(BASE, &["mode=sft"]), &["`mode`", "sft", "\"ft\" or \"eift\""]);
+    let message = error_for(BASE, &["eift.kind_draw=random"]);
+    assert_mentions(&message, &["`eift.kind_draw`", "random", "\"per_position\" or \"kind_first\""]);
     assert_mentions(&error_for(BASE, &["eift.recognition=\"  \""]), &["`eift.recognition`", "non-empty"]);
     // Without a recognition phrase in the layout, the phrase is not needed.
     let overrides = vec!["eift.recognition=\"\"".to_string(), "eift.omit_recognition=true".to_string()];

@@ -90,3 +90,73 @@ final_answer = 2.0
     let product = stats.errors_by_kind["product_digit"] as f64;
     assert_share("carry among product-step errors", carry as u64, (carry + product) as u64, 0.75);
 }
+
+#[test]
+fn kind_first_draw_follows_the_weights() {
+    // One error per record, and every listed kind can occur in every mult-4x4
+    // trace, so each error's kind is an independent draw from the weights.
+    let toml = r#"
+task = "mult-4x4"
+seed = 6
+[splits]
+train = 3000
+validation = 0
+test = 0
+[eift]
+injected_fraction = 1.0
+min_errors = 1
+max_errors = 1
+kind_draw = "kind_first"
+[eift.kind_weights]
+carry = 3.0
+product_digit = 1.0
+add_digit = 1.0
+shift = 1.0
+final_answer = 2.0
+"#;
+    let stats = generate_splits(&resolve(toml, &[])).unwrap().stats.train;
+    assert_eq!(stats.errors, 3000);
+    assert_eq!(stats.shortfall, 0);
+    let weights = [("carry", 3.0), ("product_digit", 1.0), ("add_digit", 1.0), ("shift", 1.0), ("final_answer", 2.0)];
+    let total: f64 = weights.iter().map(|(_, weight)| weight).sum();
+    for (kind, weight) in weights {
+        assert_share(&format!("kind {kind}"), stats.errors_by_kind[kind], stats.errors, weight / total);
+    }
+    assert_eq!(stats.errors_by_kind["operand"], 0);
+}
+
+#[test]
+fn kind_first_draw_with_several_errors() {
+    // With up to 4 errors a kind can run out of steps in a trace (there is one
+    // answer line), and is then redrawn, so the check is against the expected
+    // counts that account for it, with the bound explained above.
+    let toml = r#"
+task = "mult-4x4"
+seed = 2
+[splits]
+train = 1000
+validation = 0
+test = 0
+[eift]
+injected_fraction = 1.0
+kind_draw = "kind_first"
+"#;
+    let splits = generate_splits(&resolve(toml, &[])).unwrap();
+    let stats = &splits.train.len();
+    assert_eq!(*stats, 1000);
+    let stats = splits.stats.train;
+    assert_eq!(stats.shortfall, 0);
+    for (kind, &count) in &stats.errors_by_kind {
+        let expected = stats.expected_errors_by_kind[kind];
+        eprintln!("kind_first kind {kind}: realised {count} expected {expected:.1}");
+        assert!(
+            (count as f64 - expected).abs() <= TOLERANCE_SE * expected.sqrt().max(1.0),
+            "kind {kind}: {count} errors, expected {expected:.1}"
+        );
+    }
+    // At most one final-answer error fits in a trace.
+    for record in &splits.train {
+        let finals = record.segments.iter().filter(|segment| segment.kind.as_deref() == Some("final_answer")).count();
+        assert!(finals <= 1, "{}", record.id);
+    }
+}
