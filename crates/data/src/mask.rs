@@ -9,8 +9,11 @@
 //! injected error is ever a target. Text that no token's offsets cover (some
 //! tokenizers leave stripped whitespace out) counts as covered by both
 //! neighbouring tokens, so it cannot slip a non-loss character into the loss.
-//! A token that covers no text is out of the loss. The BOS token is never a
-//! target; the EOS token is in the loss when the last segment is.
+//! A token with empty offsets counts as covering the uncovered text around it,
+//! because byte-level BPE tokenizers that trim offsets give a space token an
+//! empty range just after the space. A token that covers no text even then is
+//! out of the loss. The BOS token is never a target, and the EOS token is in
+//! the loss when the last segment is.
 //!
 //! # Shift convention
 //!
@@ -69,20 +72,17 @@ pub fn token_loss_flags(offsets: &[Range<usize>], loss_bytes: &[bool]) -> Vec<bo
     let mut flags = Vec::with_capacity(offsets.len());
     let mut covered_until = 0;
     for (index, range) in offsets.iter().enumerate() {
-        let (start, end) = (range.start.min(len), range.end.min(len));
-        if start >= end {
-            flags.push(false);
-            continue;
-        }
+        let (start, end) = (range.start.min(len), range.end.min(len).max(range.start.min(len)));
+
         // Widen the token over uncovered text on either side.
         let widened_start = if index == 0 { 0 } else { start.min(covered_until) };
-        let next_start = offsets[index + 1..].iter().find(|next| next.start < next.end).map(|next| next.start.min(len));
-        let widened_end = match next_start {
-            Some(next) => end.max(next),
-            None => len,
-        };
+        let next_start =
+            offsets[index + 1..].iter().find(|next| next.start < next.end).map_or(len, |next| next.start.min(len));
+        let widened_end = end.max(next_start);
         covered_until = covered_until.max(end);
-        flags.push(non_loss_before[widened_end] == non_loss_before[widened_start]);
+
+        let covers_text = widened_start < widened_end;
+        flags.push(covers_text && non_loss_before[widened_end] == non_loss_before[widened_start]);
     }
     flags
 }

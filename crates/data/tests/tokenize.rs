@@ -253,7 +253,12 @@ fn gaps_between_tokens_count_for_both_neighbours() {
     // Leading and trailing text that no token covers goes to the first and last token.
     let flags = [false, true, true, false];
     assert_eq!(token_loss_flags(&[1..2, 2..3], &flags), [false, false]);
-    // Empty tokens are out of the loss and do not break the widening.
+    // A space token with an empty range after the space it encodes, as
+    // byte-level BPE with trimmed offsets produces: it takes the space's flag,
+    // and so does the token before the gap, while the word after it does not.
+    assert_eq!(token_loss_flags(&[0..1, 2..2, 2..3], &[true, true, true]), [true, true, true]);
+    assert_eq!(token_loss_flags(&[0..1, 2..2, 2..3], &[true, false, true]), [false, false, true]);
+    // Empty tokens with no uncovered text around them are out of the loss.
     assert_eq!(token_loss_flags(&[0..0, 0..1, 1..1, 1..2], &[true, true]), [false, true, false, true]);
 }
 
@@ -333,6 +338,75 @@ fn bpe_tokens_crossing_span_edges() {
     assert!(into_error > 0, "no token runs into an error segment");
     assert!(out_of_error > 0, "no token runs out of an error segment");
     assert!(loss_to_loss > 0, "no token joins two loss segments");
+}
+
+/// Trains a GPT-2 style byte-level BPE tokenizer on `texts` with the
+/// `tokenizers` trainer. Its offsets leave out the space before a word (and
+/// give a lone space token an empty range), the case the token rule widens over.
+fn train_byte_level_bpe(texts: &[String], path: &std::path::Path) {
+    use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
+    use tokenizers::normalizers::NormalizerWrapper;
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+    use tokenizers::{AddedToken, TokenizerBuilder};
+
+    let specials = ["<pad>", "<bos>", "<eos>"].map(|name| AddedToken::from(name, true)).to_vec();
+    let mut trainer = BpeTrainerBuilder::new()
+        .vocab_size(400)
+        .min_frequency(2)
+        .show_progress(false)
+        .special_tokens(specials)
+        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+        .build();
+    // No prefix space, so the decoded tokens concatenate to the text exactly.
+    let byte_level = ByteLevel::new(false, true, true);
+    let mut tokenizer = TokenizerBuilder::<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel>::new()
+        .with_model(BPE::default())
+        .with_normalizer(None)
+        .with_pre_tokenizer(Some(byte_level))
+        .with_post_processor(Some(byte_level))
+        .with_decoder(Some(byte_level))
+        .build()
+        .unwrap();
+    tokenizer.train(&mut trainer, texts.iter()).unwrap();
+    tokenizer.save(path, false).unwrap();
+}
+
+#[test]
+fn trained_byte_level_bpe_masks() {
+    let records = dataset("mult-3x3");
+    let texts: Vec<String> = records.iter().map(Record::text).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenizer.json");
+    train_byte_level_bpe(&texts, &path);
+    let tokenizer = Tokenizer::from_file(&path, &SpecialTokens::default()).unwrap();
+    let reference = tokenizers::Tokenizer::from_file(&path).unwrap();
+
+    let (mut merged, mut trimmed) = (0, 0);
+    for record in &records {
+        let text = record.text();
+        let encoding = reference.encode(text.as_str(), false).unwrap();
+        let example = encode_record(record, &tokenizer).unwrap();
+        assert_eq!(&example.input_ids[1..example.input_ids.len() - 1], encoding.get_ids());
+
+        // The true bytes of each token, from decoding the tokens one by one:
+        // byte-level decoding is lossless and the texts are ASCII.
+        let mut spans = Vec::new();
+        let mut start = 0;
+        for &id in encoding.get_ids() {
+            let piece = reference.decode(&[id], false).unwrap();
+            merged += usize::from(piece.len() > 1);
+            spans.push(start..start + piece.len());
+            start += piece.len();
+        }
+        assert_eq!(start, text.len(), "{}: the tokens decode to the text", record.id);
+        trimmed +=
+            encoding.get_offsets().iter().zip(&spans).filter(|((start, end), span)| end - start < span.len()).count();
+
+        let flags = &example.target_loss[1..example.target_loss.len() - 1];
+        assert_eq!(flags, expected_flags(record, &spans), "{}", record.id);
+    }
+    assert!(merged > 0, "the trainer learned merges");
+    assert!(trimmed > 0, "no token offsets leave out a trimmed space");
 }
 
 #[test]
