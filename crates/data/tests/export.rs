@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{build_and_read, resolve};
-use selfcorrect_data::{ExportFormat, IGNORE_INDEX, Role, SpecialTokens, Tokenizer, encode_record, export};
+use selfcorrect_data::{ExportFormat, IGNORE_INDEX, SpecialTokens, Tokenizer, encode_record, export};
 
 const DATASET: &str = r#"
 task = "mult-3x3"
@@ -45,7 +45,7 @@ fn jsonl_export_matches_the_encoder() {
         // Label counts follow the segments: one label per loss character plus EOS.
         let loss_chars: usize =
             record.segments.iter().filter(|segment| segment.loss).map(|segment| segment.text.chars().count()).sum();
-        let eos = usize::from(record.segments.last().unwrap().role != Role::Recognition);
+        let eos = usize::from(record.segments.last().unwrap().loss);
         let labelled = example.labels().iter().filter(|label| **label != IGNORE_INDEX).count();
         assert_eq!(labelled, loss_chars + eos, "{}", record.id);
     }
@@ -95,4 +95,14 @@ fn parquet_export_reads_back_in_python() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "check_export.py failed:\n{stdout}{stderr}");
     assert!(stdout.contains("200 rows match"), "{stdout}");
+
+    // The script notices a label that differs by one position.
+    let mut shifted = rows.clone();
+    let labels = shifted[3]["labels"].as_array_mut().unwrap();
+    labels.rotate_left(1);
+    std::fs::write(&expected, serde_json::to_string(&serde_json::json!({ "rows": shifted })).unwrap()).unwrap();
+    let output = Command::new("python3").arg(&script).arg(&out).arg(&expected).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "check_export.py accepted shifted labels");
+    assert!(stdout.contains("labels differ"), "{stdout}");
 }
