@@ -12,18 +12,20 @@
 //! Each command is config in, files out:
 //!
 //! - `selfcorrect dataset`: [`DatasetConfig::from_path`] or
-//!   [`DatasetConfig::from_toml`] (TOML and `key.path=value` overrides), [`DatasetConfig::validate`], then
-//!   [`build_dataset`]`(&resolved, out_dir) -> Result<DatasetStats>`, which writes
+//!   [`DatasetConfig::from_toml`] (TOML and `key.path=value` overrides), then
+//!   [`DatasetConfig::validate`], then
+//!   [`build_dataset`]`(&resolved, out_dir) -> Result<DatasetStats>`. It writes
 //!   `train.jsonl`, `validation.jsonl`, `test.jsonl`, `stats.json` and `config.toml`.
-//! - `selfcorrect inject`: [`InjectConfig::from_path`] or [`InjectConfig::from_toml`], then
-//!   [`inject`]`(input_jsonl, &config) -> Result<InjectOutput>` and
+//! - `selfcorrect inject`: [`InjectConfig::from_path`] or [`InjectConfig::from_toml`],
+//!   then [`inject()`]`(input_jsonl, &config) -> Result<InjectOutput>` and
 //!   [`write_jsonl`]`(out_path, &output.records)`.
-//! - `selfcorrect export`: [`Tokenizer::from_file`] (any Hugging Face
-//!   `tokenizer.json`), or a character-level tokenizer from
+//! - `selfcorrect export`: [`Tokenizer::from_file`] for any Hugging Face
+//!   `tokenizer.json`, or a character-level tokenizer from
 //!   [`Tokenizer::char_level_for_task`] or [`Tokenizer::char_level_for_records`]
 //!   saved with [`Tokenizer::save`] (build it once and reuse it for every
-//!   split, so the ids agree), then
-//!   [`export`]`(records_jsonl, &tokenizer, ExportFormat, out_path) -> Result<ExportSummary>`.
+//!   split, so the ids agree). Then
+//!   [`export()`]`(records_jsonl, &tokenizer, format, out_path) -> Result<ExportSummary>`
+//!   with [`ExportFormat`] parsed from `"jsonl"` or `"parquet"`.
 //!
 //! Training code reads records with [`read_records`], encodes them with
 //! [`encode_record`] and pads them with [`Batch::new`]; the shift convention
