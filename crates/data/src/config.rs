@@ -84,7 +84,7 @@ pub struct MixConfig {
     pub error_in_loss: bool,
     pub omit_recognition: bool,
     pub omit_correction: bool,
-    /// How kinds and positions are drawn: "per_position" or "kind_first" (see [`KindDraw`]).
+    /// The draw order of kinds and positions: "per_position" or "kind_first" (see [`KindDraw`]).
     pub kind_draw: String,
 }
 
@@ -104,7 +104,7 @@ impl Default for MixConfig {
     }
 }
 
-/// How an injected error's kind and position are drawn.
+/// The order in which an injected error's position and kind are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KindDraw {
     /// The position first, uniformly over the trace, then the kind from the
@@ -112,8 +112,9 @@ pub enum KindDraw {
     /// evenly over the trace, and kinds that fit few steps are rare.
     PerPosition,
     /// The kind first, from the weights, then a position uniformly among the
-    /// steps that admit it. The realised kind shares follow the weights, and
-    /// positions follow the kinds (a final-answer error is always at the end).
+    /// steps that admit it. The realised kind shares follow the weights, except
+    /// that a kind with no free step left in a trace is redrawn, and positions
+    /// follow the kinds (a final-answer error is always at the end).
     KindFirst,
 }
 

@@ -100,7 +100,7 @@ fn plan_per_position(
 /// Draws the kind first, from the weights of the kinds still possible, then a
 /// position uniformly from the unused steps where that kind can be produced
 /// and verified. Untried steps are drawn in random order and dropped when the
-/// kind cannot occur there, so the step is uniform over the feasible ones; a
+/// kind cannot occur there, so the step is uniform over the feasible ones. A
 /// kind with no feasible step left is dropped and the kind redrawn.
 fn plan_kind_first(
     problem: &dyn Problem,
