@@ -22,6 +22,7 @@
 //! error_in_loss = false          # ablation: the wrong step is a training target
 //! omit_recognition = false       # ablation: no recognition phrase after the error
 //! omit_correction = false        # ablation: no corrected step after the error
+//! kind_draw = "per_position"     # or "kind_first": draw the kind, then a step that admits it
 //!
 //! [eift.kind_weights]            # default: every synthetic kind, weight 1
 //! carry = 2.0
@@ -29,15 +30,16 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use selfcorrect_tasks::{DEFAULT_RECOGNITION, TASK_FAMILIES, Task, task_by_name};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 
-/// The published study's mix: 20% of records carry errors.
+/// The default mix: 20% of records carry injected errors, 80% are clean.
 pub const DEFAULT_INJECTED_FRACTION: f64 = 0.2;
-/// The published study's range of errors per injected record.
+/// The default range of errors per injected record, drawn uniformly.
 pub const DEFAULT_MIN_ERRORS: i64 = 1;
 pub const DEFAULT_MAX_ERRORS: i64 = 4;
 
@@ -73,12 +75,17 @@ pub struct MixConfig {
     pub min_errors: i64,
     pub max_errors: i64,
     /// Relative weights over the task's synthetic error kinds. Kinds left out
-    /// get weight 0; without the table every synthetic kind gets weight 1.
+    /// get weight 0, and without the table every synthetic kind gets weight 1.
+    /// The weights apply at each drawn position among the kinds that can occur
+    /// there, so the realised kind shares also depend on how many steps admit
+    /// each kind. `stats.json` reports realised and expected counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind_weights: Option<BTreeMap<String, f64>>,
     pub error_in_loss: bool,
     pub omit_recognition: bool,
     pub omit_correction: bool,
+    /// The draw order of kinds and positions: "per_position" or "kind_first" (see [`KindDraw`]).
+    pub kind_draw: String,
 }
 
 impl Default for MixConfig {
@@ -92,6 +99,30 @@ impl Default for MixConfig {
             error_in_loss: false,
             omit_recognition: false,
             omit_correction: false,
+            kind_draw: KindDraw::PerPosition.name().to_string(),
+        }
+    }
+}
+
+/// The order in which an injected error's position and kind are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindDraw {
+    /// The position first, uniformly over the trace, then the kind from the
+    /// weights restricted to the kinds possible at that step. Errors spread
+    /// evenly over the trace, and kinds that fit few steps are rare.
+    PerPosition,
+    /// The kind first, from the weights, then a position uniformly among the
+    /// steps that admit it. The realised kind shares follow the weights, except
+    /// that a kind with no free step left in a trace is redrawn, and positions
+    /// follow the kinds (a final-answer error is always at the end).
+    KindFirst,
+}
+
+impl KindDraw {
+    pub fn name(self) -> &'static str {
+        match self {
+            KindDraw::PerPosition => "per_position",
+            KindDraw::KindFirst => "kind_first",
         }
     }
 }
@@ -152,6 +183,7 @@ pub struct ResolvedMix {
     pub error_in_loss: bool,
     pub omit_recognition: bool,
     pub omit_correction: bool,
+    pub kind_draw: KindDraw,
 }
 
 /// The three dataset splits, in the order they are generated.
@@ -211,17 +243,13 @@ impl ResolvedDatasetConfig {
         }
     }
 
-    /// The config with every default written out, for saving beside a dataset.
+    /// Writes out every default, for saving the config beside a dataset.
     pub fn to_file_config(&self) -> DatasetConfig {
         DatasetConfig {
             task: self.task.name().to_string(),
             mode: self.mode.name().to_string(),
             seed: self.seed,
-            splits: SplitSizes {
-                train: self.train as i64,
-                validation: self.validation as i64,
-                test: self.test as i64,
-            },
+            splits: SplitSizes { train: self.train as i64, validation: self.validation as i64, test: self.test as i64 },
             eift: self.mix.to_file_config(),
         }
     }
@@ -238,10 +266,11 @@ impl ResolvedMix {
             error_in_loss: self.error_in_loss,
             omit_recognition: self.omit_recognition,
             omit_correction: self.omit_correction,
+            kind_draw: self.kind_draw.name().to_string(),
         }
     }
 
-    /// The weight of `kind`, zero for kinds outside the mix.
+    /// Returns the weight of `kind`, zero for kinds outside the mix.
     pub fn weight(&self, kind: &str) -> f64 {
         self.kind_weights.iter().find(|(name, _)| *name == kind).map_or(0.0, |(_, weight)| *weight)
     }
@@ -253,9 +282,16 @@ impl DatasetConfig {
         parse_with_overrides(text, overrides)
     }
 
+    /// Reads a TOML config file and applies `key.path=value` overrides to it.
+    pub fn from_path(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
+        Self::from_toml(&text, overrides).map_err(|err| in_file(path, err))
+    }
+
     pub fn validate(&self) -> Result<ResolvedDatasetConfig> {
-        let task = task_by_name(&self.task)
-            .map_err(|err| DataError::invalid_config("task", format!("{:?}", self.task), format!("{TASK_FAMILIES} ({err})")))?;
+        let task = task_by_name(&self.task).map_err(|err| {
+            DataError::invalid_config("task", format!("{:?}", self.task), format!("{TASK_FAMILIES} ({err})"))
+        })?;
         let mode = match self.mode.as_str() {
             "ft" => Mode::Ft,
             "eift" => Mode::Eift,
@@ -271,7 +307,15 @@ impl DatasetConfig {
             return Err(DataError::invalid_config("splits", "all zero", "at least one split with records"));
         }
         let mix = self.eift.validate(task.as_ref())?;
-        Ok(ResolvedDatasetConfig { task: std::sync::Arc::from(task), mode, seed: self.seed, train, validation, test, mix })
+        Ok(ResolvedDatasetConfig {
+            task: std::sync::Arc::from(task),
+            mode,
+            seed: self.seed,
+            train,
+            validation,
+            test,
+            mix,
+        })
     }
 }
 
@@ -279,6 +323,12 @@ impl InjectConfig {
     /// Parses a TOML config and applies `key.path=value` overrides to it.
     pub fn from_toml(text: &str, overrides: &[String]) -> Result<Self> {
         parse_with_overrides(text, overrides)
+    }
+
+    /// Reads a TOML config file and applies `key.path=value` overrides to it.
+    pub fn from_path(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
+        Self::from_toml(&text, overrides).map_err(|err| in_file(path, err))
     }
 }
 
@@ -299,6 +349,17 @@ impl MixConfig {
                 format!("a count >= eift.min_errors ({}), so the range of error counts is not empty", self.min_errors),
             ));
         }
+        let kind_draw = match self.kind_draw.as_str() {
+            "per_position" => KindDraw::PerPosition,
+            "kind_first" => KindDraw::KindFirst,
+            other => {
+                return Err(DataError::invalid_config(
+                    "eift.kind_draw",
+                    format!("{other:?}"),
+                    "\"per_position\" or \"kind_first\"",
+                ));
+            }
+        };
         let recognition = self.recognition.trim();
         if !self.omit_recognition && (recognition.is_empty() || recognition.contains('\n')) {
             return Err(DataError::invalid_config(
@@ -350,7 +411,16 @@ impl MixConfig {
             error_in_loss: self.error_in_loss,
             omit_recognition: self.omit_recognition,
             omit_correction: self.omit_correction,
+            kind_draw,
         })
+    }
+}
+
+/// Adds the file name to a syntax error.
+fn in_file(path: &Path, error: DataError) -> DataError {
+    match error {
+        DataError::ConfigSyntax(message) => DataError::ConfigSyntax(format!("{}: {message}", path.display())),
+        other => other,
     }
 }
 

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use serde::Serialize;
 use selfcorrect_tasks::{Problem, Rng, Task, item_seed, task_by_name};
+use serde::Serialize;
 
 use crate::config::{InjectConfig, Mode, ResolvedDatasetConfig, ResolvedMix, Split};
 use crate::error::{DataError, Result};
@@ -35,6 +35,7 @@ pub struct MixStats {
     /// sum over errors of each kind's probability at the error's position. The
     /// realised counts scatter around it; both differ from the configured
     /// weights because not every kind can occur at every step.
+    #[serde(serialize_with = "serialize_rounded")]
     pub expected_errors_by_kind: BTreeMap<String, f64>,
     /// Errors requested but not placed because the trace had too few steps
     /// where some kind could be injected.
@@ -78,6 +79,14 @@ impl MixStats {
     }
 }
 
+/// Writes expected counts with three decimals, because summing thousands of
+/// probabilities leaves rounding noise in the last digits.
+fn serialize_rounded<S: serde::Serializer>(counts: &BTreeMap<String, f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    let rounded: BTreeMap<&String, f64> =
+        counts.iter().map(|(kind, count)| (kind, (count * 1000.0).round() / 1000.0)).collect();
+    serde::Serialize::serialize(&rounded, serializer)
+}
+
 /// Counts for a whole dataset, written to `stats.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DatasetStats {
@@ -98,14 +107,14 @@ pub struct DatasetSplits {
     pub stats: DatasetStats,
 }
 
-/// The seed of a split, hashed from the dataset seed and the split name so that
+/// Derives the seed of a split by hashing the dataset seed and the split name so that
 /// splits draw independent problems and dataset seed `s + 1` shares nothing
 /// systematic with seed `s`.
 pub fn split_seed(task: &str, seed: u64, split: Split) -> u64 {
     item_seed(&format!("{task}/split/{}", split.name()), seed, 0)
 }
 
-/// The seed of the injection draws for one record.
+/// Seeds the injection draws of one record.
 fn record_rng(task: &str, seed: u64, index: u64) -> Rng {
     Rng::new(item_seed(&format!("{task}/inject"), seed, index))
 }
@@ -225,10 +234,8 @@ pub fn build_dataset(config: &ResolvedDatasetConfig, out_dir: &Path) -> Result<D
     write_json(&out_dir.join("stats.json"), &splits.stats)?;
 
     let resolved = toml::to_string(&config.to_file_config())
-        .map_err(|err| DataError::ConfigSyntax(format!("cannot write the resolved config: {err}")))?;
-    write_atomically(&out_dir.join("config.toml"), |writer| {
-        std::io::Write::write_all(writer, resolved.as_bytes())
-    })?;
+        .map_err(|err| DataError::ConfigSyntax(format!("failed to serialise the resolved config: {err}")))?;
+    write_atomically(&out_dir.join("config.toml"), |writer| std::io::Write::write_all(writer, resolved.as_bytes()))?;
     Ok(splits.stats)
 }
 

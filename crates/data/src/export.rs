@@ -45,7 +45,7 @@ impl FromStr for ExportFormat {
     }
 }
 
-/// What an export wrote.
+/// Counts of an export's rows and tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExportSummary {
     pub records: usize,
@@ -63,7 +63,12 @@ struct ExportRow<'a> {
 }
 
 /// Tokenizes the records of a JSONL file and writes them in `format` to `out_path`.
-pub fn export(records_jsonl: &Path, tokenizer: &Tokenizer, format: ExportFormat, out_path: &Path) -> Result<ExportSummary> {
+pub fn export(
+    records_jsonl: &Path,
+    tokenizer: &Tokenizer,
+    format: ExportFormat,
+    out_path: &Path,
+) -> Result<ExportSummary> {
     let records = read_records(records_jsonl)?;
     let examples = records.iter().map(|record| encode_record(record, tokenizer)).collect::<Result<Vec<_>>>()?;
     let summary = ExportSummary {
@@ -98,7 +103,7 @@ fn list_field(name: &str, item: DataType) -> Field {
     Field::new(name, DataType::List(Arc::new(Field::new("item", item, true))), false)
 }
 
-/// The Parquet schema: `input_ids` and `labels` as int32 lists, `attention_mask` as int8.
+/// Builds the Parquet schema: `input_ids` and `labels` as int32 lists, `attention_mask` as int8.
 fn export_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Utf8, false),
@@ -142,13 +147,12 @@ fn record_batch(schema: &Arc<Schema>, examples: &[EncodedExample]) -> Result<Rec
 
 fn write_parquet_export(examples: &[EncodedExample], out_path: &Path) -> Result<()> {
     let schema = export_schema();
-    let batches = examples
-        .chunks(ROWS_PER_GROUP)
-        .map(|chunk| record_batch(&schema, chunk))
-        .collect::<Result<Vec<_>>>()?;
+    let batches =
+        examples.chunks(ROWS_PER_GROUP).map(|chunk| record_batch(&schema, chunk)).collect::<Result<Vec<_>>>()?;
     let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     write_atomically(out_path, |writer| {
-        let mut parquet = ArrowWriter::try_new(writer, schema.clone(), Some(properties)).map_err(std::io::Error::other)?;
+        let mut parquet =
+            ArrowWriter::try_new(writer, schema.clone(), Some(properties)).map_err(std::io::Error::other)?;
         for batch in &batches {
             parquet.write(batch).map_err(std::io::Error::other)?;
             // One row group per batch keeps row groups bounded for readers.

@@ -1,5 +1,6 @@
 //! Error injection into one golden trace: where errors go, which kind each
-//! one is, and the segments of the resulting record. Policy only; no files.
+//! one is, and the segments of the resulting record. This module reads and
+//! writes no files.
 //!
 //! An injected error at golden step `s` becomes three segments: the wrong step
 //! `s'` (out of the loss, still visible to attention), the recognition phrase
@@ -9,13 +10,13 @@
 
 use selfcorrect_tasks::{Problem, Rng};
 
-use crate::config::ResolvedMix;
+use crate::config::{KindDraw, ResolvedMix};
 use crate::record::{Role, Segment};
 
 /// One injected error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InjectedError {
-    /// Index of the golden step the error stands in for.
+    /// Index of the golden step that the error replaces.
     pub position: usize,
     pub kind: &'static str,
     pub wrong_step: String,
@@ -36,13 +37,30 @@ pub struct InjectionPlan {
     pub rejected: Vec<(usize, &'static str, String)>,
 }
 
-/// Places `count` errors at distinct golden steps.
-///
-/// Positions are drawn uniformly from the steps not used yet. At a position,
-/// every kind with positive weight is asked for a wrong step; the kind is drawn
-/// from the weights restricted to the kinds that produced one and passed the
-/// verifier. A position where no kind qualifies is dropped and another drawn.
+/// Places `count` errors at distinct golden steps, drawing positions and
+/// kinds as `mix.kind_draw` sets. Every wrong step is checked with
+/// [`verify_error`] before it is used.
 pub fn plan_errors(
+    problem: &dyn Problem,
+    golden: &[String],
+    mix: &ResolvedMix,
+    count: usize,
+    rng: &mut Rng,
+) -> InjectionPlan {
+    let mut plan = match mix.kind_draw {
+        KindDraw::PerPosition => plan_per_position(problem, golden, mix, count, rng),
+        KindDraw::KindFirst => plan_kind_first(problem, golden, mix, count, rng),
+    };
+    plan.shortfall = count - plan.errors.len();
+    plan.errors.sort_by_key(|error| error.position);
+    plan
+}
+
+/// Draws positions uniformly from the steps not used yet. At a position,
+/// every kind with positive weight is asked for a wrong step. The kind is then
+/// drawn from the weights restricted to the kinds that produced one and passed
+/// the verifier. A position where no kind qualifies is dropped and another drawn.
+fn plan_per_position(
     problem: &dyn Problem,
     golden: &[String],
     mix: &ResolvedMix,
@@ -60,9 +78,7 @@ pub fn plan_errors(
             .kind_weights
             .iter()
             .filter(|(_, weight)| *weight > 0.0)
-            .filter_map(|&(kind, weight)| {
-                problem.corrupt_step(position, kind, rng).map(|wrong| (kind, weight, wrong))
-            })
+            .filter_map(|&(kind, weight)| problem.corrupt_step(position, kind, rng).map(|wrong| (kind, weight, wrong)))
             .collect();
 
         while !candidates.is_empty() {
@@ -70,8 +86,7 @@ pub fn plan_errors(
             let chosen = draw_weighted(candidates.iter().map(|(_, weight, _)| *weight), total, rng);
             let (kind, _, wrong_step) = candidates[chosen].clone();
             if verify_error(problem, golden, position, &wrong_step, kind, &mix.recognition) {
-                let kind_probabilities =
-                    candidates.iter().map(|(kind, weight, _)| (*kind, weight / total)).collect();
+                let kind_probabilities = candidates.iter().map(|(kind, weight, _)| (*kind, weight / total)).collect();
                 plan.errors.push(InjectedError { position, kind, wrong_step, kind_probabilities });
                 break;
             }
@@ -79,9 +94,57 @@ pub fn plan_errors(
             candidates.remove(chosen);
         }
     }
+    plan
+}
 
-    plan.shortfall = count - plan.errors.len();
-    plan.errors.sort_by_key(|error| error.position);
+/// Draws the kind first, from the weights of the kinds still possible, then a
+/// position uniformly from the unused steps where that kind can be produced
+/// and verified. Untried steps are drawn in random order and dropped when the
+/// kind cannot occur there, so the step is uniform over the feasible ones. A
+/// kind with no feasible step left is dropped and the kind redrawn.
+fn plan_kind_first(
+    problem: &dyn Problem,
+    golden: &[String],
+    mix: &ResolvedMix,
+    count: usize,
+    rng: &mut Rng,
+) -> InjectionPlan {
+    let mut plan = InjectionPlan::default();
+    let mut used = vec![false; golden.len()];
+    // infeasible[k][p]: kind k cannot be produced or verified at step p.
+    let mut infeasible = vec![vec![false; golden.len()]; mix.kind_weights.len()];
+    let mut live_kinds: Vec<usize> = (0..mix.kind_weights.len()).filter(|&k| mix.kind_weights[k].1 > 0.0).collect();
+
+    while plan.errors.len() < count && !live_kinds.is_empty() {
+        let total: f64 = live_kinds.iter().map(|&k| mix.kind_weights[k].1).sum();
+        let chosen = draw_weighted(live_kinds.iter().map(|&k| mix.kind_weights[k].1), total, rng);
+        let kind_index = live_kinds[chosen];
+        let kind = mix.kind_weights[kind_index].0;
+
+        let mut untried: Vec<usize> = (0..golden.len()).filter(|&p| !used[p] && !infeasible[kind_index][p]).collect();
+        let mut placed = false;
+        while !untried.is_empty() {
+            let position = untried.remove(rng.below(untried.len() as u64) as usize);
+            let Some(wrong_step) = problem.corrupt_step(position, kind, rng) else {
+                infeasible[kind_index][position] = true;
+                continue;
+            };
+            if !verify_error(problem, golden, position, &wrong_step, kind, &mix.recognition) {
+                plan.rejected.push((position, kind, wrong_step));
+                infeasible[kind_index][position] = true;
+                continue;
+            }
+            let kind_probabilities =
+                live_kinds.iter().map(|&k| (mix.kind_weights[k].0, mix.kind_weights[k].1 / total)).collect();
+            plan.errors.push(InjectedError { position, kind, wrong_step, kind_probabilities });
+            used[position] = true;
+            placed = true;
+            break;
+        }
+        if !placed {
+            live_kinds.remove(chosen);
+        }
+    }
     plan
 }
 
@@ -122,17 +185,16 @@ pub fn verify_error(
     text.push('\n');
 
     let annotation = problem.annotate(&text, recognition);
-    let last_matches = annotation
-        .steps
-        .last()
-        .is_some_and(|step| step.line == position && step.verdict.error_kind() == Some(kind));
-    let first_matches = annotation.first_error.as_ref().is_some_and(|first| first.step == position && first.kind == kind);
+    let last_matches =
+        annotation.steps.last().is_some_and(|step| step.line == position && step.verdict.error_kind() == Some(kind));
+    let first_matches =
+        annotation.first_error.as_ref().is_some_and(|first| first.step == position && first.kind == kind);
     last_matches && first_matches
 }
 
 /// Builds the segments of an example: the prompt, then the golden steps with
-/// each planned error spliced in where the step it stands in for was, laid out
-/// as `mix` says. Without `injection` the example is the clean golden trace.
+/// each planned error spliced in where the step it replaces was, laid out
+/// as `mix` sets. Without `injection` the example is the clean golden trace.
 pub fn build_segments(
     prompt: &str,
     golden: &[String],
@@ -166,4 +228,49 @@ pub fn build_segments(
         }
     }
     segments
+}
+
+#[cfg(test)]
+mod tests {
+    use selfcorrect_tasks::{DEFAULT_RECOGNITION, task_by_name};
+
+    use super::*;
+
+    #[test]
+    fn draw_weighted_skips_zero_weights() {
+        let mut rng = Rng::new(3);
+        let weights = [0.0, 2.0, 0.0, 1.0, 0.0];
+        let mut counts = [0u32; 5];
+        for _ in 0..3000 {
+            counts[draw_weighted(weights.iter().copied(), 3.0, &mut rng)] += 1;
+        }
+        assert_eq!(counts[0] + counts[2] + counts[4], 0);
+        // Index 1 has probability 2/3: 2000 expected, standard deviation about 26.
+        assert!((1870..=2130).contains(&counts[1]), "{counts:?}");
+    }
+
+    #[test]
+    fn verify_error_rejects_golden_and_mislabelled_steps() {
+        let task = task_by_name("mult-3x3").unwrap();
+        let problem = task.generate(1, 0).unwrap();
+        let golden = problem.golden_steps();
+        assert!(!verify_error(problem.as_ref(), &golden, 2, &golden[2], "product_digit", DEFAULT_RECOGNITION));
+
+        let wrong = problem.corrupt_step(2, "product_digit", &mut Rng::new(1)).unwrap();
+        assert!(verify_error(problem.as_ref(), &golden, 2, &wrong, "product_digit", DEFAULT_RECOGNITION));
+        assert!(!verify_error(problem.as_ref(), &golden, 2, &wrong, "carry", DEFAULT_RECOGNITION));
+    }
+
+    #[test]
+    fn plan_errors_stops_when_positions_run_out() {
+        let task = task_by_name("mult-1x1").unwrap();
+        let problem = task.generate(1, 0).unwrap();
+        let golden = problem.golden_steps();
+        let mix = crate::MixConfig::default().validate(task.as_ref()).unwrap();
+        let plan = plan_errors(problem.as_ref(), &golden, &mix, golden.len() + 2, &mut Rng::new(4));
+        assert_eq!(plan.errors.len() + plan.shortfall, golden.len() + 2);
+        assert!(plan.shortfall >= 2);
+        let positions: Vec<usize> = plan.errors.iter().map(|error| error.position).collect();
+        assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "distinct, sorted positions: {positions:?}");
+    }
 }

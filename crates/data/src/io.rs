@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::{DataError, Result};
 
-/// The temporary sibling of `path` that output is written to before the rename.
+/// Names the temporary sibling of `path` that output is written to before the rename.
 pub(crate) fn temporary_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))

@@ -9,13 +9,16 @@
 //! injected error is ever a target. Text that no token's offsets cover (some
 //! tokenizers leave stripped whitespace out) counts as covered by both
 //! neighbouring tokens, so it cannot slip a non-loss character into the loss.
-//! A token that covers no text is out of the loss. The BOS token is never a
-//! target; the EOS token is in the loss when the last segment is.
+//! A token with empty offsets counts as covering the uncovered text around it,
+//! because byte-level BPE tokenizers that trim offsets give a space token an
+//! empty range just after the space. A token that covers no text even then is
+//! out of the loss. The BOS token is never a target, and the EOS token is in
+//! the loss when the last segment is.
 //!
 //! # Shift convention
 //!
 //! An [`EncodedExample`] keeps one flag per token, unshifted: `target_loss[t]`
-//! says whether token `t` is a training target. A [`Batch`] is shifted for next-token
+//! is whether token `t` is a training target. A [`Batch`] is shifted for next-token
 //! prediction: position `t` reads `input_ids[t]` and predicts `targets[t]`,
 //! which is token `t + 1` of the example, and `loss_mask[t]` is the flag of
 //! that target token (`target_loss[t + 1]`). Hugging Face exports keep the
@@ -41,7 +44,7 @@ pub struct EncodedExample {
 }
 
 impl EncodedExample {
-    /// Hugging Face causal-LM labels: the token id where the token is in the
+    /// Returns Hugging Face causal-LM labels: the token id where the token is in the
     /// loss, [`IGNORE_INDEX`] elsewhere, unshifted.
     pub fn labels(&self) -> Vec<i64> {
         self.input_ids
@@ -55,7 +58,7 @@ impl EncodedExample {
 /// Applies the token rule: whether each token covers only loss text.
 ///
 /// `offsets` are the byte ranges of the tokens in the order the tokenizer
-/// produced them; `loss_bytes[i]` is whether byte `i` of the text is in a loss segment.
+/// produced them. `loss_bytes[i]` is whether byte `i` of the text is in a loss segment.
 pub fn token_loss_flags(offsets: &[Range<usize>], loss_bytes: &[bool]) -> Vec<bool> {
     let len = loss_bytes.len();
     // non_loss_before[i] = number of non-loss bytes in 0..i, for range queries.
@@ -69,25 +72,22 @@ pub fn token_loss_flags(offsets: &[Range<usize>], loss_bytes: &[bool]) -> Vec<bo
     let mut flags = Vec::with_capacity(offsets.len());
     let mut covered_until = 0;
     for (index, range) in offsets.iter().enumerate() {
-        let (start, end) = (range.start.min(len), range.end.min(len));
-        if start >= end {
-            flags.push(false);
-            continue;
-        }
+        let (start, end) = (range.start.min(len), range.end.min(len).max(range.start.min(len)));
+
         // Widen the token over uncovered text on either side.
         let widened_start = if index == 0 { 0 } else { start.min(covered_until) };
-        let next_start = offsets[index + 1..].iter().find(|next| next.start < next.end).map(|next| next.start.min(len));
-        let widened_end = match next_start {
-            Some(next) => end.max(next),
-            None => len,
-        };
+        let next_start =
+            offsets[index + 1..].iter().find(|next| next.start < next.end).map_or(len, |next| next.start.min(len));
+        let widened_end = end.max(next_start);
         covered_until = covered_until.max(end);
-        flags.push(non_loss_before[widened_end] == non_loss_before[widened_start]);
+
+        let covers_text = widened_start < widened_end;
+        flags.push(covers_text && non_loss_before[widened_end] == non_loss_before[widened_start]);
     }
     flags
 }
 
-/// Per-byte loss flags of a record's text.
+/// Returns the loss flag of every byte of a record's text.
 pub fn loss_bytes(record: &Record) -> Vec<bool> {
     let mut bytes = Vec::new();
     for segment in &record.segments {
@@ -123,7 +123,7 @@ pub struct Batch {
     pub batch_size: usize,
     pub seq_len: usize,
     pub input_ids: Vec<u32>,
-    /// `targets[t]` is the token after `input_ids[t]`; PAD past the end.
+    /// `targets[t]` is the token after `input_ids[t]`, and PAD past the end.
     pub targets: Vec<u32>,
     /// 1 on real tokens, 0 on padding.
     pub attention_mask: Vec<u8>,

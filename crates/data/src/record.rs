@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DataError, Result};
 use crate::io::read_jsonl_values;
 
-/// What a segment of an example is.
+/// The role of a segment in an example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -41,7 +41,7 @@ pub struct Segment {
     pub kind: Option<String>,
 }
 
-/// Where a record came from.
+/// The origin of a record: seed, index and split.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
@@ -67,12 +67,12 @@ pub struct Record {
 }
 
 impl Record {
-    /// The example's text: the segment texts concatenated.
+    /// Concatenates the segment texts into the example's text.
     pub fn text(&self) -> String {
         self.segments.iter().map(|segment| segment.text.as_str()).collect()
     }
 
-    /// The byte range of each segment in [`Record::text`].
+    /// Returns the byte range of each segment in [`Record::text`].
     pub fn segment_spans(&self) -> Vec<Range<usize>> {
         let mut start = 0;
         self.segments

@@ -1,15 +1,16 @@
-//! Tokenizers: a character-level tokenizer built from the characters of a
-//! dataset, and any Hugging Face `tokenizer.json` through the `tokenizers` crate.
+//! Tokenizers: a character-level tokenizer built from the characters of a task
+//! or a dataset, and any Hugging Face `tokenizer.json` through the `tokenizers` crate.
 //!
 //! The character-level tokenizer is stored as a Hugging Face `tokenizer.json`
 //! (a BPE model with no merges, no normalizer and no pre-tokenizer, which maps
 //! each character to its own token), so Python stacks load the same vocabulary.
 //! Special tokens (BOS, EOS, PAD) are always looked up by name.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
+use selfcorrect_tasks::{Rng, Task, item_seed};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -17,8 +18,8 @@ use crate::error::{DataError, Result};
 use crate::io::write_atomically;
 use crate::record::Record;
 
-/// Names of the special tokens. BOS is optional because some Hugging Face
-/// tokenizers (Qwen2, for one) define no beginning-of-sequence token.
+/// Names of the special tokens. BOS is optional because not every tokenizer
+/// defines a beginning-of-sequence token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpecialTokens {
@@ -43,7 +44,13 @@ pub struct Token {
 enum Backend {
     /// One token per character.
     Char { ids: HashMap<char, u32>, tokens: Vec<String> },
-    HuggingFace { inner: Box<tokenizers::Tokenizer>, unk_id: Option<u32> },
+    HuggingFace {
+        inner: Box<tokenizers::Tokenizer>,
+        unk_id: Option<u32>,
+        /// The characters a BPE model without an unknown token can encode, where
+        /// that set is known (see [`bpe_alphabet`]).
+        alphabet: Option<HashSet<char>>,
+    },
 }
 
 /// A tokenizer with its special-token ids resolved.
@@ -53,7 +60,7 @@ pub struct Tokenizer {
     bos_id: Option<u32>,
     eos_id: u32,
     pad_id: u32,
-    /// Where the tokenizer came from, for error messages.
+    /// The file the tokenizer was loaded from, or "char-level", for error messages.
     source: String,
 }
 
@@ -72,8 +79,12 @@ impl std::fmt::Debug for Tokenizer {
     }
 }
 
+/// The dataset seed of the problems sampled for a task's alphabet.
+const ALPHABET_SEED: u64 = 0;
+
 const CHAR_LEVEL_FIX: &str = "rebuild the character-level tokenizer from data that contains this character \
-                              (Tokenizer::char_level over every split and the recognition phrase)";
+                              (Tokenizer::char_level_for_task with more samples, or Tokenizer::char_level_for_records \
+                              over every split)";
 const HUGGINGFACE_FIX: &str = "use a tokenizer whose vocabulary covers this character, or remove it from the data";
 
 impl Tokenizer {
@@ -110,6 +121,36 @@ impl Tokenizer {
         Self::char_level(texts.into_iter().chain([recognition, "\n"]), special)
     }
 
+    /// Builds a character-level tokenizer over a task's alphabet, independent
+    /// of any one dataset. The alphabet is every character of the prompts and
+    /// golden steps of `samples` problems, of a wrong step of every synthetic
+    /// kind at every step of those problems, of the recognition phrase, and the
+    /// ten decimal digits.
+    ///
+    /// NOTE: the alphabet is sampled, so a character that only rare problems
+    /// produce can be missing; encoding then fails with an error naming it.
+    pub fn char_level_for_task(
+        task: &dyn Task,
+        recognition: &str,
+        special: &SpecialTokens,
+        samples: u64,
+    ) -> Result<Self> {
+        let mut texts: Vec<String> = vec![recognition.to_string(), "\n0123456789".to_string()];
+        let mut rng = Rng::new(item_seed(&format!("{}/alphabet", task.name()), 0, 0));
+        for index in 0..samples {
+            let problem = task.generate(ALPHABET_SEED, index)?;
+            let golden = problem.golden_steps();
+            texts.push(problem.prompt());
+            for position in 0..golden.len() {
+                for kind in task.error_kinds().iter().filter(|kind| kind.synthetic) {
+                    texts.extend(problem.corrupt_step(position, kind.name, &mut rng));
+                }
+            }
+            texts.extend(golden);
+        }
+        Self::char_level(texts.iter().map(String::as_str), special)
+    }
+
     fn from_char_tokens(tokens: Vec<String>, special: &SpecialTokens, source: String) -> Result<Self> {
         let lookup: HashMap<&str, u32> =
             tokens.iter().enumerate().map(|(id, token)| (token.as_str(), id as u32)).collect();
@@ -133,8 +174,8 @@ impl Tokenizer {
     /// the `tokenizers` crate.
     pub fn from_file(path: &Path, special: &SpecialTokens) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
-        let json: Value = serde_json::from_str(&text)
-            .map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
+        let json: Value =
+            serde_json::from_str(&text).map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
         match char_level_tokens(&json, special) {
             Some(tokens) => Self::from_char_tokens(tokens, special, path.display().to_string()),
             None => Self::huggingface_from_json(&text, &json, special, path.display().to_string()),
@@ -144,15 +185,15 @@ impl Tokenizer {
     /// Loads a `tokenizer.json` through the `tokenizers` crate, whatever its form.
     pub fn from_file_huggingface(path: &Path, special: &SpecialTokens) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|err| DataError::io(path, err))?;
-        let json: Value = serde_json::from_str(&text)
-            .map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
+        let json: Value =
+            serde_json::from_str(&text).map_err(|err| DataError::Json { path: path.to_path_buf(), source: err })?;
         Self::huggingface_from_json(&text, &json, special, path.display().to_string())
     }
 
     fn huggingface_from_json(text: &str, json: &Value, special: &SpecialTokens, source: String) -> Result<Self> {
         let inner: tokenizers::Tokenizer = text
             .parse()
-            .map_err(|err| DataError::Tokenizer { path: source.clone(), reason: format!("cannot load: {err}") })?;
+            .map_err(|err| DataError::Tokenizer { path: source.clone(), reason: format!("failed to load: {err}") })?;
         let (bos_id, eos_id, pad_id) = resolve_special(special, |name| inner.token_to_id(name))?;
 
         // The unknown token, where the model has one: BPE, WordPiece and
@@ -164,7 +205,7 @@ impl Tokenizer {
             _ => None,
         };
         Ok(Self {
-            backend: Backend::HuggingFace { inner: Box::new(inner), unk_id },
+            backend: Backend::HuggingFace { inner: Box::new(inner), unk_id, alphabet: bpe_alphabet(json) },
             special: special.clone(),
             bos_id,
             eos_id,
@@ -176,11 +217,8 @@ impl Tokenizer {
     /// Writes the tokenizer as a Hugging Face `tokenizer.json`.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = match &self.backend {
-            Backend::Char { tokens, .. } => {
-                serde_json::to_string_pretty(&char_level_json(tokens, &self.special)).map_err(|err| {
-                    DataError::Tokenizer { path: path.display().to_string(), reason: err.to_string() }
-                })?
-            }
+            Backend::Char { tokens, .. } => serde_json::to_string_pretty(&char_level_json(tokens, &self.special))
+                .map_err(|err| DataError::Tokenizer { path: path.display().to_string(), reason: err.to_string() })?,
             Backend::HuggingFace { inner, .. } => inner
                 .to_string(true)
                 .map_err(|err| DataError::Tokenizer { path: path.display().to_string(), reason: err.to_string() })?,
@@ -239,10 +277,16 @@ impl Tokenizer {
                     })
                     .collect()
             }
-            Backend::HuggingFace { inner, unk_id } => {
+            Backend::HuggingFace { inner, unk_id, alphabet } => {
+                if let Some(alphabet) = alphabet
+                    && let Some((offset, character)) =
+                        text.char_indices().find(|(_, character)| !alphabet.contains(character))
+                {
+                    return Err(unknown_character(character, offset, context, HUGGINGFACE_FIX));
+                }
                 let encoding = inner.encode(text, false).map_err(|err| DataError::Tokenizer {
                     path: self.source.clone(),
-                    reason: format!("cannot encode record {context}: {err}"),
+                    reason: format!("failed to encode record {context}: {err}"),
                 })?;
                 let tokens: Vec<Token> = encoding
                     .get_ids()
@@ -257,16 +301,48 @@ impl Tokenizer {
     }
 }
 
+/// Collects the characters a BPE model can encode when it has no unknown token, no
+/// byte fallback, no normalizer and no byte-level pre-tokenizer. Such a model
+/// drops characters outside its vocabulary without a trace, and the offsets of
+/// the tokens after a dropped character shift, so the coverage check cannot be
+/// relied on to notice.
+fn bpe_alphabet(json: &Value) -> Option<HashSet<char>> {
+    let model = &json["model"];
+    let byte_level = json["pre_tokenizer"].to_string().contains("ByteLevel");
+    let plain = model["type"] == "BPE"
+        && model["unk_token"].is_null()
+        && model["byte_fallback"] != true
+        && json["normalizer"].is_null()
+        && !byte_level;
+    if !plain {
+        return None;
+    }
+    let prefix = model["continuing_subword_prefix"].as_str().unwrap_or("");
+    let alphabet = model["vocab"]
+        .as_object()?
+        .keys()
+        .filter_map(|token| {
+            let token = token.strip_prefix(prefix).filter(|rest| !rest.is_empty()).unwrap_or(token);
+            let mut chars = token.chars();
+            match (chars.next(), chars.next()) {
+                (Some(character), None) => Some(character),
+                _ => None,
+            }
+        })
+        .collect();
+    Some(alphabet)
+}
+
 /// Rejects text with a character that no token covers (a BPE model without an
 /// unknown token drops such characters silently) or that maps to the unknown token.
 fn check_coverage(text: &str, tokens: &[Token], unk_id: Option<u32>, context: &str) -> Result<()> {
     let mut covered = vec![false; text.len()];
     for token in tokens {
         let range = token.offsets.start.min(text.len())..token.offsets.end.min(text.len());
-        if Some(token.id) == unk_id {
-            if let Some((offset, character)) = text[range.clone()].char_indices().next() {
-                return Err(unknown_character(character, range.start + offset, context, HUGGINGFACE_FIX));
-            }
+        if Some(token.id) == unk_id
+            && let Some((offset, character)) = text[range.clone()].char_indices().next()
+        {
+            return Err(unknown_character(character, range.start + offset, context, HUGGINGFACE_FIX));
         }
         covered[range].fill(true);
     }
@@ -298,10 +374,7 @@ fn is_special(special: &SpecialTokens, token: &str) -> bool {
 }
 
 /// Looks the special tokens up by name.
-fn resolve_special(
-    special: &SpecialTokens,
-    lookup: impl Fn(&str) -> Option<u32>,
-) -> Result<(Option<u32>, u32, u32)> {
+fn resolve_special(special: &SpecialTokens, lookup: impl Fn(&str) -> Option<u32>) -> Result<(Option<u32>, u32, u32)> {
     let find = |role: &'static str, name: &str| {
         lookup(name).ok_or_else(|| DataError::MissingSpecialToken {
             role,
@@ -313,7 +386,7 @@ fn resolve_special(
     Ok((bos, find("eos", &special.eos)?, find("pad", &special.pad)?))
 }
 
-/// The Hugging Face form of a character-level vocabulary.
+/// Renders a character-level vocabulary in the Hugging Face `tokenizer.json` form.
 fn char_level_json(tokens: &[String], special: &SpecialTokens) -> Value {
     let vocab: serde_json::Map<String, Value> =
         tokens.iter().enumerate().map(|(id, token)| (token.clone(), json!(id))).collect();
@@ -350,7 +423,7 @@ fn char_level_json(tokens: &[String], special: &SpecialTokens) -> Value {
     })
 }
 
-/// The tokens in id order when `json` is a character-level tokenizer: a BPE
+/// Returns the tokens in id order when `json` is a character-level tokenizer: a BPE
 /// model with no merges and no text transformations, whose non-special
 /// tokens are single characters with ids 0..n.
 fn char_level_tokens(json: &Value, special: &SpecialTokens) -> Option<Vec<String>> {
