@@ -256,6 +256,41 @@ impl Tokenizer {
         matches!(self.backend, Backend::Char { .. })
     }
 
+    /// Turns ids back into text, leaving out the special tokens (BOS, EOS, PAD).
+    /// An id outside the vocabulary is an error, so model output from a model
+    /// with another vocabulary is reported instead of decoded wrongly.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        let special = [self.bos_id, Some(self.eos_id), Some(self.pad_id)];
+        let outside = |id: u32| DataError::Tokenizer {
+            path: self.source.clone(),
+            reason: format!(
+                "id {id} is outside the vocabulary of {} tokens; decode with the tokenizer saved with the model",
+                self.vocab_size()
+            ),
+        };
+        match &self.backend {
+            Backend::Char { tokens, .. } => {
+                let mut text = String::new();
+                for &id in ids {
+                    if special.contains(&Some(id)) {
+                        continue;
+                    }
+                    text.push_str(tokens.get(id as usize).ok_or_else(|| outside(id))?);
+                }
+                Ok(text)
+            }
+            Backend::HuggingFace { inner, .. } => {
+                if let Some(&id) = ids.iter().find(|&&id| id as usize >= self.vocab_size()) {
+                    return Err(outside(id));
+                }
+                inner.decode(ids, true).map_err(|err| DataError::Tokenizer {
+                    path: self.source.clone(),
+                    reason: format!("cannot decode ids: {err}"),
+                })
+            }
+        }
+    }
+
     /// Encodes text without special tokens. `context` names the text (a
     /// record id) in errors. Every character must map to a token other than
     /// the unknown token; otherwise the error names the character and the fix.

@@ -28,54 +28,58 @@ pub const CONFIG_FILE: &str = "config.json";
 /// was configured otherwise). The safetensors metadata carries `format: pt`, which Hugging Face
 /// `transformers` expects.
 pub fn save(model: &Transformer, dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|source| ModelError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let weights_path = dir.join(WEIGHTS_FILE);
+    fs::create_dir_all(dir).map_err(|source| ModelError::Io { path: dir.to_path_buf(), source })?;
+    write_tensors(&dir.join(WEIGHTS_FILE), &named_weights(model))?;
 
-    let weights = named_weights(model);
-    let mut views = Vec::with_capacity(weights.len());
-    for (key, data) in &weights {
+    let config_path = dir.join(CONFIG_FILE);
+    let json = serde_json::to_string_pretty(&model.config().to_model_config())
+        .map_err(|source| ModelError::ConfigJson { path: config_path.clone(), source })?;
+    write_atomic(&config_path, json.as_bytes())
+}
+
+/// Writes named tensors to one safetensors file, atomically, with the
+/// `format: pt` metadata that Hugging Face `transformers` expects.
+pub fn write_tensors(path: &Path, tensors: &[(String, TensorData)]) -> Result<()> {
+    let mut views = Vec::with_capacity(tensors.len());
+    for (key, data) in tensors {
         let dtype = safetensors_dtype(data.dtype()).ok_or_else(|| ModelError::UnsupportedDtype {
             key: key.clone(),
-            path: weights_path.clone(),
+            path: path.to_path_buf(),
             dtype: format!("{:?}", data.dtype()),
         })?;
         // NOTE: safetensors is little-endian and `TensorData` bytes are native-endian, so this
         // is correct on little-endian hosts only (x86-64, AArch64).
         let view = TensorView::new(dtype, data.shape().to_vec(), data.as_bytes()).map_err(|error| {
-            ModelError::SaveFailed {
-                path: weights_path.clone(),
-                reason: format!("tensor `{key}`: {error}"),
-            }
+            ModelError::SaveFailed { path: path.to_path_buf(), reason: format!("tensor `{key}`: {error}") }
         })?;
         views.push((key.clone(), view));
     }
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|error| ModelError::SaveFailed {
-        path: weights_path.clone(),
-        reason: error.to_string(),
-    })?;
-    write_atomic(&weights_path, &bytes)?;
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|error| ModelError::SaveFailed { path: path.to_path_buf(), reason: error.to_string() })?;
+    write_atomic(path, &bytes)
+}
 
-    let config_path = dir.join(CONFIG_FILE);
-    let json = serde_json::to_string_pretty(&model.config().to_model_config()).map_err(|source| {
-        ModelError::ConfigJson {
-            path: config_path.clone(),
-            source,
-        }
-    })?;
-    write_atomic(&config_path, json.as_bytes())
+/// Reads every tensor of a safetensors file, keyed by name.
+pub fn read_tensors(path: &Path) -> Result<HashMap<String, TensorData>> {
+    let bytes = fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|error| ModelError::CorruptCheckpoint { path: path.to_path_buf(), reason: error.to_string() })?;
+    let mut source = SafetensorsSource { tensors, path: path.to_path_buf() };
+    let keys: Vec<(String, Vec<usize>)> =
+        source.tensors.tensors().into_iter().map(|(key, view)| (key, view.shape().to_vec())).collect();
+    let mut out = HashMap::with_capacity(keys.len());
+    for (key, shape) in keys {
+        let data = source.tensor(&key, &shape, Init::Zeros)?;
+        out.insert(key, data);
+    }
+    Ok(out)
 }
 
 /// Reads and validates `config.json` from a checkpoint directory.
 pub fn load_config(dir: &Path) -> Result<ResolvedConfig> {
     let path = dir.join(CONFIG_FILE);
-    let json = fs::read_to_string(&path).map_err(|source| ModelError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let json = fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
     let config = ModelConfig::from_json(&json).map_err(|source| ModelError::ConfigJson { path, source })?;
     config.validate()
 }
@@ -90,14 +94,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<Transformer> {
     let config = load_config(dir)?;
 
     let path = dir.join(WEIGHTS_FILE);
-    let bytes = fs::read(&path).map_err(|source| ModelError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|error| ModelError::CorruptCheckpoint {
-        path: path.clone(),
-        reason: error.to_string(),
-    })?;
+    let bytes = fs::read(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|error| ModelError::CorruptCheckpoint { path: path.clone(), reason: error.to_string() })?;
 
     let mut source = SafetensorsSource { tensors, path };
     Transformer::from_weights(&config, &mut source, device)
@@ -112,14 +111,12 @@ struct SafetensorsSource<'data> {
 impl WeightSource for SafetensorsSource<'_> {
     fn tensor(&mut self, key: &str, shape: &[usize], _init: Init) -> Result<TensorData> {
         let view = self.tensors.tensor(key).map_err(|error| match error {
-            SafeTensorError::TensorNotFound(_) => ModelError::MissingTensor {
-                key: key.to_string(),
-                path: self.path.clone(),
-            },
-            other => ModelError::CorruptCheckpoint {
-                path: self.path.clone(),
-                reason: format!("tensor `{key}`: {other}"),
-            },
+            SafeTensorError::TensorNotFound(_) => {
+                ModelError::MissingTensor { key: key.to_string(), path: self.path.clone() }
+            }
+            other => {
+                ModelError::CorruptCheckpoint { path: self.path.clone(), reason: format!("tensor `{key}`: {other}") }
+            }
         })?;
 
         if view.shape() != shape {
@@ -137,10 +134,7 @@ impl WeightSource for SafetensorsSource<'_> {
         })?;
 
         TensorData::try_from_bytes_vec(view.data().to_vec(), shape.to_vec(), dtype).map_err(|error| {
-            ModelError::CorruptCheckpoint {
-                path: self.path.clone(),
-                reason: format!("tensor `{key}`: {error:?}"),
-            }
+            ModelError::CorruptCheckpoint { path: self.path.clone(), reason: format!("tensor `{key}`: {error:?}") }
         })
     }
 }
@@ -169,10 +163,7 @@ fn burn_dtype(dtype: Dtype) -> Option<DType> {
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
     let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let io_error = |source| ModelError::Io {
-        path: temporary.clone(),
-        source,
-    };
+    let io_error = |source| ModelError::Io { path: temporary.clone(), source };
 
     let written = fs::File::create(&temporary)
         .and_then(|mut file| {

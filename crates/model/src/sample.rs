@@ -29,22 +29,12 @@ pub struct SamplingConfig {
 impl SamplingConfig {
     /// Greedy decoding of at most `max_new_tokens` tokens.
     pub fn greedy(max_new_tokens: usize, eos_token_id: Option<u32>) -> Self {
-        Self {
-            max_new_tokens,
-            temperature: 0.0,
-            top_p: 1.0,
-            eos_token_id,
-            seed: 0,
-        }
+        Self { max_new_tokens, temperature: 0.0, top_p: 1.0, eos_token_id, seed: 0 }
     }
 
     fn validate(&self, vocab_size: usize) -> Result<()> {
         let invalid = |field, value: String, allowed: &str| {
-            Err(ModelError::InvalidConfig {
-                field,
-                value,
-                allowed: allowed.to_string(),
-            })
+            Err(ModelError::InvalidConfig { field, value, allowed: allowed.to_string() })
         };
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
             return invalid("temperature", self.temperature.to_string(), "a finite number >= 0");
@@ -95,10 +85,7 @@ pub fn generate(
     if prompts.is_empty() || config.max_new_tokens == 0 {
         return Ok(prompts
             .iter()
-            .map(|_| Generation {
-                tokens: Vec::new(),
-                finish_reason: FinishReason::MaxNewTokens,
-            })
+            .map(|_| Generation { tokens: Vec::new(), finish_reason: FinishReason::MaxNewTokens })
             .collect());
     }
     let batch = prompts.len();
@@ -157,10 +144,7 @@ pub fn generate(
                 None
             };
             if let Some(finish_reason) = finish_reason {
-                generations[row] = Some(Generation {
-                    tokens: std::mem::take(&mut tokens[row]),
-                    finish_reason,
-                });
+                generations[row] = Some(Generation { tokens: std::mem::take(&mut tokens[row]), finish_reason });
             }
         }
         if generations.iter().all(Option::is_some) {
@@ -180,10 +164,7 @@ pub fn generate(
         .into_iter()
         .zip(tokens)
         .map(|(generation, tokens)| {
-            generation.unwrap_or(Generation {
-                tokens,
-                finish_reason: FinishReason::MaxNewTokens,
-            })
+            generation.unwrap_or(Generation { tokens, finish_reason: FinishReason::MaxNewTokens })
         })
         .collect())
 }
@@ -194,9 +175,7 @@ fn last_position(logits: Tensor<3>) -> Result<Vec<Vec<f32>>> {
     let values = logits
         .narrow(1, seq - 1, 1)
         .try_into_vec_as::<f32>()
-        .map_err(|error| ModelError::Backend {
-            reason: format!("reading logits failed: {error:?}"),
-        })?;
+        .map_err(|error| ModelError::Backend { reason: format!("reading logits failed: {error:?}") })?;
     Ok(values.chunks(vocab).map(<[f32]>::to_vec).collect())
 }
 
@@ -262,13 +241,7 @@ mod tests {
     use super::*;
 
     fn sampling(temperature: f64, top_p: f64) -> SamplingConfig {
-        SamplingConfig {
-            max_new_tokens: 1,
-            temperature,
-            top_p,
-            eos_token_id: None,
-            seed: 3,
-        }
+        SamplingConfig { max_new_tokens: 1, temperature, top_p, eos_token_id: None, seed: 3 }
     }
 
     #[test]

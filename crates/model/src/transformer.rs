@@ -35,13 +35,8 @@ impl Linear {
         bias: bool,
         device: &Device,
     ) -> Result<Self> {
-        let weight = load_param(
-            source,
-            &format!("{prefix}.weight"),
-            [d_out, d_in],
-            Init::Normal { std: INIT_STD },
-            device,
-        )?;
+        let weight =
+            load_param(source, &format!("{prefix}.weight"), [d_out, d_in], Init::Normal { std: INIT_STD }, device)?;
         let bias = if bias {
             Some(load_param(source, &format!("{prefix}.bias"), [d_out], Init::Zeros, device)?)
         } else {
@@ -71,20 +66,11 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
-    fn load(
-        source: &mut impl WeightSource,
-        key: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, key: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         let unit_offset = config.family == Family::Gemma;
         let init = if unit_offset { Init::Zeros } else { Init::Ones };
         let weight = load_param(source, key, [config.hidden_size], init, device)?;
-        Ok(Self {
-            weight,
-            eps: config.rms_norm_eps,
-            unit_offset,
-        })
+        Ok(Self { weight, eps: config.rms_norm_eps, unit_offset })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -113,19 +99,14 @@ impl RotaryTables {
     fn new(positions: Tensor<2, Int>, head_dim: usize, theta: f64) -> Self {
         let [batch, seq] = positions.dims();
         let half = head_dim / 2;
-        let inv_freq: Vec<f64> = (0..half)
-            .map(|i| theta.powf(-((2 * i) as f64) / head_dim as f64))
-            .collect();
+        let inv_freq: Vec<f64> = (0..half).map(|i| theta.powf(-((2 * i) as f64) / head_dim as f64)).collect();
         let inv_freq = Tensor::<1>::from_data(TensorData::new(inv_freq, [half]), &positions.device());
 
         // (batch, seq, half)
         let angles = positions.float().reshape([batch, seq, 1]) * inv_freq.reshape([1, 1, half]);
         // (batch, 1, seq, head_dim), the half-split layout of Hugging Face checkpoints
         let angles = Tensor::cat(vec![angles.clone(), angles], 2).unsqueeze_dim::<4>(1);
-        Self {
-            cos: angles.clone().cos(),
-            sin: angles.sin(),
-        }
+        Self { cos: angles.clone().cos(), sin: angles.sin() }
     }
 
     /// Rotates `x` (batch, heads, seq, head_dim).
@@ -151,12 +132,7 @@ pub struct Attention {
 }
 
 impl Attention {
-    fn load(
-        source: &mut impl WeightSource,
-        prefix: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, prefix: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         let d = config.hidden_size;
         let (q_dim, kv_dim) = (config.q_dim(), config.kv_dim());
         Ok(Self {
@@ -207,10 +183,8 @@ impl Attention {
         let context = probs.matmul(v);
 
         // Merge heads: (batch, seq, heads * head_dim)
-        let context = context
-            .reshape([batch, heads, seq, head_dim])
-            .swap_dims(1, 2)
-            .reshape([batch, seq, heads * head_dim]);
+        let context =
+            context.reshape([batch, heads, seq, head_dim]).swap_dims(1, 2).reshape([batch, seq, heads * head_dim]);
         self.o_proj.forward(context)
     }
 }
@@ -225,12 +199,7 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    fn load(
-        source: &mut impl WeightSource,
-        prefix: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, prefix: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         let (d, ff) = (config.hidden_size, config.intermediate_size);
         Ok(Self {
             gate_proj: Linear::load(source, &format!("{prefix}.gate_proj"), [d, ff], false, device)?,
@@ -257,12 +226,7 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn load(
-        source: &mut impl WeightSource,
-        prefix: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, prefix: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         Ok(Self {
             self_attn: Attention::load(source, &format!("{prefix}.self_attn"), config, device)?,
             mlp: Mlp::load(source, &format!("{prefix}.mlp"), config, device)?,
@@ -318,11 +282,7 @@ impl Transformer {
     }
 
     /// Builds a model whose tensors come from `source`, asked for by Hugging Face key.
-    pub fn from_weights(
-        config: &ResolvedConfig,
-        source: &mut impl WeightSource,
-        device: &Device,
-    ) -> Result<Self> {
+    pub fn from_weights(config: &ResolvedConfig, source: &mut impl WeightSource, device: &Device) -> Result<Self> {
         let embed_tokens = Embedding {
             weight: load_param(
                 source,
@@ -342,15 +302,7 @@ impl Transformer {
             Some(Linear::load(source, "lm_head", [config.hidden_size, config.vocab_size], false, device)?)
         };
 
-        Ok(Self {
-            model: Decoder {
-                embed_tokens,
-                layers,
-                norm,
-            },
-            lm_head,
-            config: config.clone(),
-        })
+        Ok(Self { model: Decoder { embed_tokens, layers, norm }, lm_head, config: config.clone() })
     }
 
     /// Returns the resolved configuration the model was built from.
@@ -364,11 +316,7 @@ impl Transformer {
     /// Padding keys are hidden from every query, and positions count real tokens only, so a
     /// padded row gives the same logits at its real tokens as the row alone. Logits at padding
     /// positions are finite but meaningless.
-    pub fn forward(
-        &self,
-        input_ids: Tensor<2, Int>,
-        attention_mask: Option<Tensor<2, Int>>,
-    ) -> Result<Tensor<3>> {
+    pub fn forward(&self, input_ids: Tensor<2, Int>, attention_mask: Option<Tensor<2, Int>>) -> Result<Tensor<3>> {
         self.run(input_ids, attention_mask, None, 0)
     }
 
@@ -430,12 +378,7 @@ impl Transformer {
         }
 
         // Position of a token = number of real tokens before it: (batch, seq)
-        let positions = key_mask
-            .clone()
-            .cumsum(1)
-            .narrow(1, offset, seq)
-            .sub_scalar(1)
-            .clamp_min(0);
+        let positions = key_mask.clone().cumsum(1).narrow(1, offset, seq).sub_scalar(1).clamp_min(0);
         let rotary = RotaryTables::new(positions, self.config.head_dim, self.config.rope_theta);
         let group = self.config.num_attention_heads / self.config.num_key_value_heads;
         let mask = attention_mask_bias(key_mask, offset, seq, group);
@@ -498,7 +441,10 @@ impl Transformer {
 
         if let Some(mask) = attention_mask {
             if mask.dims() != [batch, seq] {
-                return invalid("attention_mask", format!("shape {:?} differs from input_ids [{batch}, {seq}]", mask.dims()));
+                return invalid(
+                    "attention_mask",
+                    format!("shape {:?} differs from input_ids [{batch}, {seq}]", mask.dims()),
+                );
             }
             let (min, max) = int_range(mask);
             if min < 0 || max > 1 {
@@ -525,17 +471,12 @@ fn attention_mask_bias(key_mask: Tensor<2, Int>, offset: usize, seq: usize, grou
     let [batch, keys] = key_mask.dims();
 
     // (1, 1, seq, keys)
-    let causal: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..keys).map(move |j| if j > offset + i { MASKED_SCORE as f32 } else { 0.0 }))
-        .collect();
+    let causal: Vec<f32> =
+        (0..seq).flat_map(|i| (0..keys).map(move |j| if j > offset + i { MASKED_SCORE as f32 } else { 0.0 })).collect();
     let causal = Tensor::<2>::from_data(TensorData::new(causal, [seq, keys]), &device).unsqueeze::<4>();
 
     // (batch, 1, 1, keys)
-    let padding = key_mask
-        .equal_elem(0)
-        .float()
-        .mul_scalar(MASKED_SCORE)
-        .reshape([batch, 1, 1, keys]);
+    let padding = key_mask.equal_elem(0).float().mul_scalar(MASKED_SCORE).reshape([batch, 1, 1, keys]);
 
     (causal + padding).repeat_dim(2, group)
 }

@@ -44,11 +44,8 @@ fn keys_follow_hugging_face_names() {
     let mut keys: Vec<String> = named_weights(&model).into_iter().map(|(key, _)| key).collect();
     keys.sort();
 
-    let mut expected = vec![
-        "model.embed_tokens.weight".to_string(),
-        "model.norm.weight".to_string(),
-        "lm_head.weight".to_string(),
-    ];
+    let mut expected =
+        vec!["model.embed_tokens.weight".to_string(), "model.norm.weight".to_string(), "lm_head.weight".to_string()];
     for i in 0..2 {
         for name in [
             "self_attn.q_proj.weight",
@@ -71,10 +68,8 @@ fn keys_follow_hugging_face_names() {
     assert_eq!(keys, expected);
 
     // Projection weights are (out, in) as in PyTorch: q_proj maps 16 to 4 heads of 4.
-    let shapes: HashMap<String, Vec<usize>> = named_weights(&model)
-        .into_iter()
-        .map(|(key, data)| (key, data.shape().to_vec()))
-        .collect();
+    let shapes: HashMap<String, Vec<usize>> =
+        named_weights(&model).into_iter().map(|(key, data)| (key, data.shape().to_vec())).collect();
     assert_eq!(shapes["model.layers.0.self_attn.q_proj.weight"], vec![16, 16]);
     assert_eq!(shapes["model.layers.0.self_attn.k_proj.weight"], vec![8, 16]);
     assert_eq!(shapes["model.layers.0.mlp.down_proj.weight"], vec![16, 24]);
@@ -139,11 +134,8 @@ fn missing_key_is_reported() {
     let path = dir.0.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&path).expect("read weights");
     let tensors = SafeTensors::deserialize(&bytes).expect("valid file");
-    let kept: Vec<(String, TensorView)> = tensors
-        .tensors()
-        .into_iter()
-        .filter(|(name, _)| name != "lm_head.weight")
-        .collect();
+    let kept: Vec<(String, TensorView)> =
+        tensors.tensors().into_iter().filter(|(name, _)| name != "lm_head.weight").collect();
     let rewritten = safetensors::serialize(kept, None).expect("serialize");
     std::fs::write(&path, rewritten).expect("write weights");
 

@@ -87,19 +87,13 @@ fn check_family(family: Family) {
     // Weights as float64 data, perturbed copies of which rebuild the model.
     let config = tiny_config(family);
     let reference = Transformer::from_weights(&config, &mut TestWeights::new(family, 21), &device).expect("model");
-    let weights = WeightMap {
-        tensors: named_weights(&reference).into_iter().collect(),
-    };
+    let weights = WeightMap { tensors: named_weights(&reference).into_iter().collect() };
     assert!(weights.tensors.values().all(|data| data.dtype() == DType::F64), "weights must be float64");
 
     // Analytic gradients.
     let model = Transformer::from_weights(&config, &mut weights.clone(), &autodiff).expect("model");
     let grads = loss(&model, &batch, &autodiff).backward();
-    let mut collector = GradCollector {
-        grads: &grads,
-        path: Vec::new(),
-        by_key: HashMap::new(),
-    };
+    let mut collector = GradCollector { grads: &grads, path: Vec::new(), by_key: HashMap::new() };
     model.visit(&mut collector);
     assert_eq!(collector.by_key.len(), weights.tensors.len(), "{family:?}: every parameter needs a gradient");
 

@@ -53,11 +53,8 @@ fn cached_logits_match_full_forward() {
     let mask = vec![vec![1, 1, 1, 1, 1, 1], vec![0, 0, 1, 1, 1, 1]];
     for family in Family::ALL {
         let model = test_model(family, 12, &device);
-        let full = to_vec3(
-            model
-                .forward(int_tensor(&ids, &device), Some(int_tensor(&mask, &device)))
-                .expect("forward"),
-        );
+        let full =
+            to_vec3(model.forward(int_tensor(&ids, &device), Some(int_tensor(&mask, &device))).expect("forward"));
 
         // Prefill three positions, then decode one at a time.
         let mut kv_cache = KvCache::new(model.config().num_hidden_layers);
@@ -75,9 +72,7 @@ fn cached_logits_match_full_forward() {
         );
         for t in 3..6 {
             let step: Vec<Vec<i64>> = ids.iter().map(|row| vec![row[t]]).collect();
-            let logits = model
-                .forward_with_cache(int_tensor(&step, &device), None, &mut kv_cache, t)
-                .expect("decode");
+            let logits = model.forward_with_cache(int_tensor(&step, &device), None, &mut kv_cache, t).expect("decode");
             for (row, logits) in to_vec3(logits).into_iter().enumerate() {
                 cached[row].extend(logits);
             }
@@ -104,18 +99,13 @@ fn padding_matches_unpadded_rows() {
         // Left padding: real tokens at positions 2..6.
         let left = vec![vec![0, 0, 4, 9, 2, 7], vec![1, 2, 3, 4, 5, 6]];
         let left_mask = vec![vec![0, 0, 1, 1, 1, 1], vec![1; 6]];
-        let left_logits = to_vec3(
-            model
-                .forward(int_tensor(&left, &device), Some(int_tensor(&left_mask, &device)))
-                .expect("forward"),
-        );
+        let left_logits =
+            to_vec3(model.forward(int_tensor(&left, &device), Some(int_tensor(&left_mask, &device))).expect("forward"));
         // Right padding: real tokens at positions 0..4.
         let right = vec![vec![4, 9, 2, 7, 0, 0], vec![1, 2, 3, 4, 5, 6]];
         let right_mask = vec![vec![1, 1, 1, 1, 0, 0], vec![1; 6]];
         let right_logits = to_vec3(
-            model
-                .forward(int_tensor(&right, &device), Some(int_tensor(&right_mask, &device)))
-                .expect("forward"),
+            model.forward(int_tensor(&right, &device), Some(int_tensor(&right_mask, &device))).expect("forward"),
         );
 
         for t in 0..4 {
@@ -135,15 +125,11 @@ fn cache_truncation_restarts_from_prefix() {
     let device = Device::flex();
     let model = test_model(Family::Llama, 14, &device);
     let mut kv_cache = KvCache::new(model.config().num_hidden_layers);
-    model
-        .forward_with_cache(int_tensor(&[vec![1, 2, 3, 4]], &device), None, &mut kv_cache, 0)
-        .expect("prefill");
+    model.forward_with_cache(int_tensor(&[vec![1, 2, 3, 4]], &device), None, &mut kv_cache, 0).expect("prefill");
 
     // Continue after the first two tokens with different ones.
     let continued = to_vec3(
-        model
-            .forward_with_cache(int_tensor(&[vec![9, 8]], &device), None, &mut kv_cache, 2)
-            .expect("continue"),
+        model.forward_with_cache(int_tensor(&[vec![9, 8]], &device), None, &mut kv_cache, 2).expect("continue"),
     );
     let full = to_vec3(model.forward(int_tensor(&[vec![1, 2, 9, 8]], &device), None).expect("forward"));
     assert_eq!(kv_cache.seq_len(), 4);
@@ -180,13 +166,7 @@ fn sampling_is_deterministic_per_seed() {
     let device = Device::flex();
     let model = test_model(Family::Gemma, 16, &device);
     let prompts = vec![vec![1, 2, 3], vec![4]];
-    let config = SamplingConfig {
-        max_new_tokens: 10,
-        temperature: 1.5,
-        top_p: 0.9,
-        eos_token_id: None,
-        seed: 99,
-    };
+    let config = SamplingConfig { max_new_tokens: 10, temperature: 1.5, top_p: 0.9, eos_token_id: None, seed: 99 };
     let first = generate(&model, &prompts, &config, &device).expect("generate");
     let second = generate(&model, &prompts, &config, &device).expect("generate");
     assert_eq!(first, second);
@@ -206,10 +186,7 @@ fn generate_rejects_bad_requests() {
     let too_long = generate(&model, &[vec![1; 60]], &SamplingConfig::greedy(10, None), &device);
     assert!(too_long.is_err());
 
-    let bad_top_p = SamplingConfig {
-        top_p: 0.0,
-        ..SamplingConfig::greedy(2, None)
-    };
+    let bad_top_p = SamplingConfig { top_p: 0.0, ..SamplingConfig::greedy(2, None) };
     assert!(generate(&model, &[vec![1]], &bad_top_p, &device).is_err());
 
     let out_of_vocab = model.forward(int_tensor(&[vec![1, 32]], &device), None);

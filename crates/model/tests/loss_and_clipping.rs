@@ -57,8 +57,9 @@ fn micro_batches_normalise_like_one_batch() {
     let loss_mask = vec![vec![1, 1, 0, 1], vec![0, 0, 0, 1], vec![1, 1, 1, 1]];
     let all_logits = varied_logits(3, 4, 5, &device);
 
-    let whole = masked_cross_entropy(all_logits.clone(), int_tensor(&targets, &device), int_tensor(&loss_mask, &device))
-        .expect("loss");
+    let whole =
+        masked_cross_entropy(all_logits.clone(), int_tensor(&targets, &device), int_tensor(&loss_mask, &device))
+            .expect("loss");
     let whole_mean = whole.mean().into_scalar::<f64>();
 
     // Split unevenly: rows 0..1 and rows 1..3 hold 3 and 5 loss tokens.
@@ -76,8 +77,7 @@ fn micro_batches_normalise_like_one_batch() {
     .expect("loss");
     let total = first.count + second.count;
     assert_eq!(total, whole.count);
-    let accumulated =
-        first.normalized(total).into_scalar::<f64>() + second.normalized(total).into_scalar::<f64>();
+    let accumulated = first.normalized(total).into_scalar::<f64>() + second.normalized(total).into_scalar::<f64>();
 
     assert!((accumulated - whole_mean).abs() < 1e-6, "{accumulated} vs {whole_mean}");
     // Averaging the two micro-batch means would weigh tokens unequally.
@@ -89,10 +89,12 @@ fn micro_batches_normalise_like_one_batch() {
 fn loss_rejects_invalid_inputs() {
     let device = Device::flex();
     let logits = varied_logits(1, 2, 3, &device);
-    let out_of_vocab = masked_cross_entropy(logits.clone(), int_tensor(&[vec![0, 3]], &device), int_tensor(&[vec![1, 1]], &device));
+    let out_of_vocab =
+        masked_cross_entropy(logits.clone(), int_tensor(&[vec![0, 3]], &device), int_tensor(&[vec![1, 1]], &device));
     assert!(matches!(out_of_vocab, Err(ModelError::InvalidInput { name: "targets", .. })));
 
-    let bad_mask = masked_cross_entropy(logits.clone(), int_tensor(&[vec![0, 1]], &device), int_tensor(&[vec![1, 2]], &device));
+    let bad_mask =
+        masked_cross_entropy(logits.clone(), int_tensor(&[vec![0, 1]], &device), int_tensor(&[vec![1, 2]], &device));
     assert!(matches!(bad_mask, Err(ModelError::InvalidInput { name: "loss_mask", .. })));
 
     let bad_shape = masked_cross_entropy(logits, int_tensor(&[vec![0]], &device), int_tensor(&[vec![1]], &device));

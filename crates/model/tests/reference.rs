@@ -67,17 +67,19 @@ fn reference_logits(ids: &[usize], weights: &Weights, config: &ResolvedConfig) -
     let (heads, kv_heads) = (config.num_attention_heads, config.num_key_value_heads);
     let embed = &weights["model.embed_tokens.weight"];
     let scale = if config.family == Family::Gemma { (d as f64).sqrt() } else { 1.0 };
-    let mut hidden: Vec<Vec<f64>> = ids.iter().map(|&id| embed[id * d..(id + 1) * d].iter().map(|v| v * scale).collect()).collect();
+    let mut hidden: Vec<Vec<f64>> =
+        ids.iter().map(|&id| embed[id * d..(id + 1) * d].iter().map(|v| v * scale).collect()).collect();
 
     for layer in 0..config.num_hidden_layers {
         let p = format!("model.layers.{layer}");
-        let normed: Vec<Vec<f64>> = hidden
-            .iter()
-            .map(|x| rms_norm(x, &weights[&format!("{p}.input_layernorm.weight")], config))
-            .collect();
-        let q: Vec<Vec<f64>> = normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.q_proj"), heads * hd)).collect();
-        let k: Vec<Vec<f64>> = normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.k_proj"), kv_heads * hd)).collect();
-        let v: Vec<Vec<f64>> = normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.v_proj"), kv_heads * hd)).collect();
+        let normed: Vec<Vec<f64>> =
+            hidden.iter().map(|x| rms_norm(x, &weights[&format!("{p}.input_layernorm.weight")], config)).collect();
+        let q: Vec<Vec<f64>> =
+            normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.q_proj"), heads * hd)).collect();
+        let k: Vec<Vec<f64>> =
+            normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.k_proj"), kv_heads * hd)).collect();
+        let v: Vec<Vec<f64>> =
+            normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.v_proj"), kv_heads * hd)).collect();
 
         let mut context = vec![vec![0.0; heads * hd]; ids.len()];
         for h in 0..heads {

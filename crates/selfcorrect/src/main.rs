@@ -29,6 +29,16 @@ enum Command {
     Generate(commands::generate::Args),
     /// Verify model outputs step by step, or validate one Sudoku puzzle.
     Check(commands::check::Args),
+    /// Build train, validation and test splits (FT or EIFT) with loss masks.
+    Dataset(commands::data::DatasetArgs),
+    /// Inject synthetic errors into golden records from a JSONL file.
+    Inject(commands::data::InjectArgs),
+    /// Tokenize dataset records for Python training stacks (Parquet or JSONL).
+    Export(commands::data::ExportArgs),
+    /// Train or fine-tune a transformer on a dataset.
+    Train(commands::train::TrainArgs),
+    /// Sample rollouts from a checkpoint and verify them.
+    Sample(commands::train::SampleArgs),
     /// Print one example as a person would read it.
     Show(commands::show::Args),
     /// List the tasks and their error kinds.
@@ -69,6 +79,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Generate(args) => commands::generate::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Show(args) => commands::show::run(&args),
+        Command::Dataset(args) => commands::data::dataset(&args),
+        Command::Inject(args) => commands::data::inject_command(&args),
+        Command::Export(args) => commands::data::export_command(&args),
+        Command::Train(args) => commands::train::train(&args),
+        Command::Sample(args) => commands::train::sample(&args),
         Command::Tasks => commands::show::list_tasks(),
         Command::Report { run_dir } => {
             report::write_report(&run_dir)?;

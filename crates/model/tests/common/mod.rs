@@ -81,11 +81,7 @@ pub fn to_vec3(tensor: Tensor<3>) -> Vec<Vec<Vec<f64>>> {
     let [batch, seq, width] = tensor.dims();
     let values = tensor.into_data().convert::<f64>().try_to_vec::<f64>().expect("float data");
     (0..batch)
-        .map(|b| {
-            (0..seq)
-                .map(|t| values[(b * seq + t) * width..(b * seq + t + 1) * width].to_vec())
-                .collect()
-        })
+        .map(|b| (0..seq).map(|t| values[(b * seq + t) * width..(b * seq + t + 1) * width].to_vec()).collect())
         .collect()
 }
 
@@ -102,9 +98,7 @@ pub fn f64_device() -> Device {
     static CONFIGURED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     CONFIGURED.get_or_init(|| {
         let mut device = Device::flex();
-        device
-            .configure(burn::tensor::FloatDType::F64)
-            .expect("configure float64 before any tensor exists");
+        device.configure(burn::tensor::FloatDType::F64).expect("configure float64 before any tensor exists");
     });
     Device::flex()
 }

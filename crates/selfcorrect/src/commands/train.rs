@@ -1,0 +1,114 @@
+//! `selfcorrect train` and `selfcorrect sample`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use burn::tensor::Device;
+use selfcorrect_data::{SpecialTokens, Tokenizer};
+use selfcorrect_model::SamplingConfig;
+use selfcorrect_tasks::{DEFAULT_RECOGNITION, Summary, TASK_FAMILIES, task_by_name};
+use selfcorrect_train::{RolloutRequest, TrainConfig, run_rollouts};
+
+use crate::Failure;
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Training config (TOML) with [model], [data], [optim] and [run] tables.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output folder; overrides run.out_dir. A folder with checkpoints of the same config resumes.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn train(args: &TrainArgs) -> Result<u8, Failure> {
+    let mut config = TrainConfig::from_file(&args.config)?;
+    if let Some(out) = &args.out {
+        config.run.out_dir = out.clone();
+    }
+    let resolved = config.validate()?;
+    let steps = config.optim.steps;
+    let outcome = selfcorrect_train::train(&resolved, &Device::flex(), &mut |record| {
+        eprintln!("{}", record.progress_line(steps));
+    })?;
+    if let Some(step) = outcome.resumed_from {
+        eprintln!("resumed from step {step}");
+    }
+    eprintln!("final checkpoint: {}", outcome.checkpoint.display());
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    /// A checkpoint folder (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long, help = format!("Task name: {TASK_FAMILIES}"))]
+    pub task: String,
+    /// Problems to sample, from the test split's seed space.
+    #[arg(long, default_value_t = 8)]
+    pub count: u64,
+    /// Dataset seed of the problems.
+    #[arg(long, default_value_t = 1_000_003)]
+    pub seed: u64,
+    /// Softmax temperature; 0 is greedy decoding.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Nucleus sampling threshold in (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 1024)]
+    pub max_new_tokens: usize,
+    /// Sequences decoded together.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, default_value = DEFAULT_RECOGNITION)]
+    pub recognition: String,
+}
+
+pub fn sample(args: &SampleArgs) -> Result<u8, Failure> {
+    let device = Device::flex();
+    let task = task_by_name(&args.task)?;
+    let model = selfcorrect_model::checkpoint::load(&args.model, &device)?;
+    let tokenizer_path = args.model.join("tokenizer.json");
+    let tokenizer = Tokenizer::from_file(&tokenizer_path, &SpecialTokens::default()).with_context(|| {
+        format!("the model folder needs the tokenizer it was trained with ({})", tokenizer_path.display())
+    })?;
+    if tokenizer.vocab_size() != model.config().vocab_size {
+        return Err(anyhow::anyhow!(
+            "{} has {} tokens but the model's vocab_size is {}; use the tokenizer saved with the model",
+            tokenizer_path.display(),
+            tokenizer.vocab_size(),
+            model.config().vocab_size
+        )
+        .into());
+    }
+
+    let problems = (0..args.count).map(|index| task.generate(args.seed, index)).collect::<Result<Vec<_>, _>>()?;
+    let requests: Vec<RolloutRequest<'_>> =
+        problems.iter().map(|problem| RolloutRequest { problem: problem.as_ref(), prefix: String::new() }).collect();
+    let sampling = SamplingConfig {
+        max_new_tokens: args.max_new_tokens,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        eos_token_id: Some(tokenizer.eos_id()),
+        seed: args.seed,
+    };
+    let rollouts = run_rollouts(&model, &tokenizer, &requests, &sampling, &args.recognition, args.batch_size, &device)?;
+
+    let mut summary = Summary::new(task.as_ref());
+    for (index, (problem, rollout)) in problems.iter().zip(&rollouts).enumerate() {
+        summary.add(&rollout.annotation);
+        let record = serde_json::json!({
+            "id": format!("{}/{}/{index}", task.name(), args.seed),
+            "task": task.name(),
+            "problem": problem.to_json(),
+            "output": rollout.output,
+            "cut_off": rollout.cut_off,
+            "score": rollout.annotation.score,
+        });
+        println!("{record}");
+    }
+    eprint!("{summary}");
+    Ok(0)
+}

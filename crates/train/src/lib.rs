@@ -1,0 +1,23 @@
+//! Training: masked supervised fine-tuning of the transformer on dataset
+//! records, with AdamW (no decay on norms and biases), a warm-up and cosine
+//! schedule, global-norm clipping, gradient accumulation, checkpoints that
+//! resume to the same weights, and batched rollouts for validation and
+//! evaluation.
+//!
+//! Datasets and tokenizers come from `selfcorrect-data`, the model from
+//! `selfcorrect-model`; this crate owns the loop and its state.
+
+pub mod adamw;
+pub mod batches;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod retention;
+pub mod rollout;
+pub mod schedule;
+pub mod trainer;
+
+pub use config::{ResolvedTrainConfig, TrainConfig};
+pub use error::{Result, TrainError};
+pub use rollout::{Rollout, RolloutRequest, run_rollouts};
+pub use trainer::{MetricsRecord, TrainOutcome, train};
