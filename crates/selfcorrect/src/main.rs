@@ -5,6 +5,8 @@
 //! or usage.
 
 mod commands;
+mod evaluate;
+mod experiment;
 mod io;
 mod report;
 
@@ -39,10 +41,16 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Sample rollouts from a checkpoint and verify them.
     Sample(commands::train::SampleArgs),
+    /// Evaluate self-correction: free rollouts, synthetic and on-policy error prefills.
+    Eval(commands::eval::EvalArgs),
+    /// Mine a model's own first errors as reusable prefills.
+    Mine(commands::eval::MineArgs),
     /// Print one example as a person would read it.
     Show(commands::show::Args),
     /// List the tasks and their error kinds.
     Tasks,
+    /// Run the FT-versus-EIFT study and write its report (built-in default without CONFIG).
+    Run(commands::run::RunArgs),
     /// Rebuild report.md, report.html and plots/ of a run from its results.json.
     Report {
         /// The run folder.
@@ -84,7 +92,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Export(args) => commands::data::export_command(&args),
         Command::Train(args) => commands::train::train(&args),
         Command::Sample(args) => commands::train::sample(&args),
+        Command::Eval(args) => commands::eval::eval(&args),
+        Command::Mine(args) => commands::eval::mine_command(&args),
         Command::Tasks => commands::show::list_tasks(),
+        Command::Run(args) => commands::run::run(&args),
         Command::Report { run_dir } => {
             report::write_report(&run_dir)?;
             eprintln!("wrote {}", run_dir.join("report.html").display());

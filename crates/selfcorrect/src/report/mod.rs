@@ -48,7 +48,7 @@ fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// The measures in the main table: label and accessor.
-const MEASURES: &[(&str, fn(&Metrics) -> &Estimate)] = &[
+pub(crate) const MEASURES: &[(&str, fn(&Metrics) -> &Estimate)] = &[
     ("accuracy", |m| &m.accuracy),
     ("error rate per step", |m| &m.error_rate_per_step),
     ("recognition rate", |m| &m.recognition_rate),
