@@ -37,35 +37,39 @@ pub fn save(model: &Transformer, dir: &Path) -> Result<()> {
     let weights = named_weights(model);
     let mut views = Vec::with_capacity(weights.len());
     for (key, data) in &weights {
-        let dtype = safetensors_dtype(data.dtype()).ok_or_else(|| ModelError::UnsupportedDtype {
-            key: key.clone(),
-            path: weights_path.clone(),
-            dtype: format!("{:?}", data.dtype()),
-        })?;
+        let dtype =
+            safetensors_dtype(data.dtype()).ok_or_else(|| ModelError::UnsupportedDtype {
+                key: key.clone(),
+                path: weights_path.clone(),
+                dtype: format!("{:?}", data.dtype()),
+            })?;
         // NOTE: safetensors is little-endian and `TensorData` bytes are native-endian, so this
         // is correct on little-endian hosts only (x86-64, AArch64).
-        let view = TensorView::new(dtype, data.shape().to_vec(), data.as_bytes()).map_err(|error| {
-            ModelError::SaveFailed {
-                path: weights_path.clone(),
-                reason: format!("tensor `{key}`: {error}"),
-            }
-        })?;
+        let view =
+            TensorView::new(dtype, data.shape().to_vec(), data.as_bytes()).map_err(|error| {
+                ModelError::SaveFailed {
+                    path: weights_path.clone(),
+                    reason: format!("tensor `{key}`: {error}"),
+                }
+            })?;
         views.push((key.clone(), view));
     }
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|error| ModelError::SaveFailed {
-        path: weights_path.clone(),
-        reason: error.to_string(),
-    })?;
+    let bytes =
+        safetensors::serialize(views, Some(metadata)).map_err(|error| ModelError::SaveFailed {
+            path: weights_path.clone(),
+            reason: error.to_string(),
+        })?;
     write_atomic(&weights_path, &bytes)?;
 
     let config_path = dir.join(CONFIG_FILE);
-    let json = serde_json::to_string_pretty(&model.config().to_model_config()).map_err(|source| {
-        ModelError::ConfigJson {
-            path: config_path.clone(),
-            source,
-        }
-    })?;
+    let json =
+        serde_json::to_string_pretty(&model.config().to_model_config()).map_err(|source| {
+            ModelError::ConfigJson {
+                path: config_path.clone(),
+                source,
+            }
+        })?;
     write_atomic(&config_path, json.as_bytes())
 }
 
@@ -76,14 +80,15 @@ pub fn load_config(dir: &Path) -> Result<ResolvedConfig> {
         path: path.clone(),
         source,
     })?;
-    let config = ModelConfig::from_json(&json).map_err(|source| ModelError::ConfigJson { path, source })?;
+    let config =
+        ModelConfig::from_json(&json).map_err(|source| ModelError::ConfigJson { path, source })?;
     config.validate()
 }
 
 /// Loads a checkpoint directory onto `device`.
 ///
-/// Every tensor the config requires must be present with the shape the config implies; the
-/// error names the key and both shapes. Extra tensors (such as `lm_head.weight` beside tied
+/// Every tensor the config requires must be present with the shape the config implies, and the
+/// error for a mismatch names the key and both shapes. Extra tensors (such as `lm_head.weight` beside tied
 /// embeddings) are ignored. F64, F32, F16 and BF16 tensors are converted to the device's float
 /// dtype.
 pub fn load(dir: &Path, device: &Device) -> Result<Transformer> {
@@ -94,10 +99,11 @@ pub fn load(dir: &Path, device: &Device) -> Result<Transformer> {
         path: path.clone(),
         source,
     })?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|error| ModelError::CorruptCheckpoint {
-        path: path.clone(),
-        reason: error.to_string(),
-    })?;
+    let tensors =
+        SafeTensors::deserialize(&bytes).map_err(|error| ModelError::CorruptCheckpoint {
+            path: path.clone(),
+            reason: error.to_string(),
+        })?;
 
     let mut source = SafetensorsSource { tensors, path };
     Transformer::from_weights(&config, &mut source, device)
@@ -136,12 +142,12 @@ impl WeightSource for SafetensorsSource<'_> {
             dtype: format!("{:?}", view.dtype()),
         })?;
 
-        TensorData::try_from_bytes_vec(view.data().to_vec(), shape.to_vec(), dtype).map_err(|error| {
-            ModelError::CorruptCheckpoint {
+        TensorData::try_from_bytes_vec(view.data().to_vec(), shape.to_vec(), dtype).map_err(
+            |error| ModelError::CorruptCheckpoint {
                 path: self.path.clone(),
                 reason: format!("tensor `{key}`: {error:?}"),
-            }
-        })
+            },
+        )
     }
 }
 
@@ -167,7 +173,9 @@ fn burn_dtype(dtype: Dtype) -> Option<DType> {
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it to `path`.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let file_name = path
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
     let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
     let io_error = |source| ModelError::Io {
         path: temporary.clone(),

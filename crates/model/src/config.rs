@@ -113,11 +113,11 @@ pub struct ModelConfig {
     pub tie_word_embeddings: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_act: Option<String>,
-    /// Gemma's name for the activation; it takes precedence over `hidden_act` when present.
+    /// Gemma's name for the activation, which takes precedence over `hidden_act` when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_activation: Option<String>,
     /// Bias on the query, key, value and output projections (Llama and Gemma). Qwen2 always has
-    /// query, key and value biases and no output bias, whatever this field says.
+    /// query, key and value biases and no output bias, whatever this field is set to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention_bias: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,23 +240,43 @@ impl ModelConfig {
         }
 
         if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0 && self.rms_norm_eps < 1.0) {
-            return Err(invalid("rms_norm_eps", self.rms_norm_eps, "a number in (0, 1)"));
+            return Err(invalid(
+                "rms_norm_eps",
+                self.rms_norm_eps,
+                "a number in (0, 1)",
+            ));
         }
         if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
-            return Err(invalid("rope_theta", self.rope_theta, "a finite number above 1"));
+            return Err(invalid(
+                "rope_theta",
+                self.rope_theta,
+                "a finite number above 1",
+            ));
         }
 
         // Options that change the computation in ways this crate does not implement.
         if let Some(rope_scaling) = &self.rope_scaling
             && !rope_scaling.is_null()
         {
-            return Err(invalid("rope_scaling", rope_scaling, "null (RoPE scaling is not implemented)"));
+            return Err(invalid(
+                "rope_scaling",
+                rope_scaling,
+                "null (RoPE scaling is not implemented)",
+            ));
         }
         if self.use_sliding_window == Some(true) {
-            return Err(invalid("use_sliding_window", true, "false (sliding-window attention is not implemented)"));
+            return Err(invalid(
+                "use_sliding_window",
+                true,
+                "false (sliding-window attention is not implemented)",
+            ));
         }
         if self.mlp_bias == Some(true) {
-            return Err(invalid("mlp_bias", true, "false (MLP biases are not implemented)"));
+            return Err(invalid(
+                "mlp_bias",
+                true,
+                "false (MLP biases are not implemented)",
+            ));
         }
 
         let activation = self.resolve_activation(family)?;
@@ -376,7 +396,11 @@ impl ResolvedConfig {
         let layer = attention + mlp + norms;
 
         let embeddings = vocab * d;
-        let lm_head = if self.tie_word_embeddings { 0 } else { vocab * d };
+        let lm_head = if self.tie_word_embeddings {
+            0
+        } else {
+            vocab * d
+        };
         embeddings + self.num_hidden_layers as u64 * layer + d + lm_head
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Errors from building, running, saving and loading a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A configuration field holds a value outside its allowed range.
+    /// A configuration field has a value outside its allowed range.
     #[error("invalid config field `{field}`: got {value}, expected {allowed}")]
     InvalidConfig {
         field: &'static str,
@@ -44,7 +44,9 @@ pub enum ModelError {
     MissingTensor { key: String, path: PathBuf },
 
     /// A checkpoint tensor has a shape that does not match the config.
-    #[error("shape mismatch for `{key}` in {path}: expected {expected:?} from the config, found {found:?}")]
+    #[error(
+        "shape mismatch for `{key}` in {path}: expected {expected:?} from the config, found {found:?}"
+    )]
     ShapeMismatch {
         key: String,
         path: PathBuf,

@@ -1,7 +1,8 @@
-//! The model crate owns the decoder-only transformer (Llama, Qwen2 and Gemma families) on burn:
-//! Hugging Face configs and size presets, safetensors checkpoints with Hugging Face keys, the
-//! masked loss and global-norm gradient clipping for training, and batched sampling with a KV
-//! cache. It knows nothing about tasks, datasets or tokenizers: inputs are token ids.
+//! The model crate owns the decoder-only transformer (Llama, Qwen2 and Gemma families) on burn.
+//! Around it sit Hugging Face configs and size presets, safetensors checkpoints with Hugging Face
+//! keys, the masked loss, global-norm gradient clipping and AdamW set-up for training, and
+//! batched sampling with a KV cache. Tasks, datasets and tokenizers live elsewhere: the model
+//! reads and writes token ids.
 //!
 //! Tensors are backend-agnostic in burn 0.22: a [`burn::tensor::Device`] picks the backend at run
 //! time (`Device::flex()` for the CPU, `.autodiff()` for gradients).
@@ -12,6 +13,7 @@ pub mod error;
 pub mod grad_clip;
 pub mod kv_cache;
 pub mod loss;
+pub mod optim;
 pub mod presets;
 pub mod rng;
 pub mod sample;

@@ -50,24 +50,44 @@ pub fn masked_cross_entropy(
     let invalid = |name, reason: String| Err(ModelError::InvalidInput { name, reason });
 
     if targets.dims() != [batch, seq] {
-        return invalid("targets", format!("shape {:?} differs from logits [{batch}, {seq}, ..]", targets.dims()));
+        return invalid(
+            "targets",
+            format!(
+                "shape {:?} differs from logits [{batch}, {seq}, ..]",
+                targets.dims()
+            ),
+        );
     }
     if loss_mask.dims() != [batch, seq] {
-        return invalid("loss_mask", format!("shape {:?} differs from logits [{batch}, {seq}, ..]", loss_mask.dims()));
+        return invalid(
+            "loss_mask",
+            format!(
+                "shape {:?} differs from logits [{batch}, {seq}, ..]",
+                loss_mask.dims()
+            ),
+        );
     }
     let (min_target, max_target) = int_range(&targets);
     if min_target < 0 || max_target >= vocab as i64 {
-        return invalid("targets", format!("ids span {min_target}..={max_target}, expected 0..{vocab}"));
+        return invalid(
+            "targets",
+            format!("ids span {min_target}..={max_target}, expected 0..{vocab}"),
+        );
     }
     let (min_mask, max_mask) = int_range(&loss_mask);
     if min_mask < 0 || max_mask > 1 {
-        return invalid("loss_mask", format!("values span {min_mask}..={max_mask}, expected 0 or 1"));
+        return invalid(
+            "loss_mask",
+            format!("values span {min_mask}..={max_mask}, expected 0 or 1"),
+        );
     }
     let count = loss_mask.clone().sum().into_scalar::<i64>() as usize;
 
     // log p(target) of every token: (batch, seq)
     let log_probs = log_softmax(logits, 2);
-    let target_log_probs = log_probs.gather(2, targets.reshape([batch, seq, 1])).reshape([batch, seq]);
+    let target_log_probs = log_probs
+        .gather(2, targets.reshape([batch, seq, 1]))
+        .reshape([batch, seq]);
 
     // Masked tokens multiply a finite log-probability by 0, so they add exactly 0.
     let sum = (target_log_probs * loss_mask.float()).sum().neg();

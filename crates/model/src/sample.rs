@@ -16,13 +16,14 @@ const PAD_ID: u32 = 0;
 pub struct SamplingConfig {
     /// Maximum number of tokens generated per sequence, EOS included.
     pub max_new_tokens: usize,
-    /// Softmax temperature; 0 picks the most likely token (greedy decoding).
+    /// Softmax temperature. At 0 the most likely token is picked (greedy decoding).
     pub temperature: f64,
-    /// Keep the smallest set of most likely tokens whose probability reaches `top_p`; 1 keeps all.
+    /// Nucleus threshold: sampling keeps the smallest set of most likely tokens whose probability
+    /// reaches `top_p`, so 1 keeps all.
     pub top_p: f64,
     /// Generation of a sequence stops after it emits this id.
     pub eos_token_id: Option<u32>,
-    /// Seed of the sampling; the same seed, prompts and model give the same tokens.
+    /// Seed of the sampling. The same seed, prompts and model give the same tokens.
     pub seed: u64,
 }
 
@@ -47,7 +48,11 @@ impl SamplingConfig {
             })
         };
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            return invalid("temperature", self.temperature.to_string(), "a finite number >= 0");
+            return invalid(
+                "temperature",
+                self.temperature.to_string(),
+                "a finite number >= 0",
+            );
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return invalid("top_p", self.top_p.to_string(), "a number in (0, 1]");
@@ -55,13 +60,17 @@ impl SamplingConfig {
         if let Some(eos) = self.eos_token_id
             && eos as usize >= vocab_size
         {
-            return invalid("eos_token_id", eos.to_string(), &format!("an id below vocab_size ({vocab_size})"));
+            return invalid(
+                "eos_token_id",
+                eos.to_string(),
+                &format!("an id below vocab_size ({vocab_size})"),
+            );
         }
         Ok(())
     }
 }
 
-/// Why a sequence stopped.
+/// Reason a sequence stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishReason {
     /// It emitted the EOS id (the last token of `tokens`).
@@ -125,7 +134,9 @@ pub fn generate(
     let mut mask = Vec::with_capacity(batch * prompt_len);
     for prompt in prompts {
         let padding = prompt_len - prompt.len();
-        ids.extend(std::iter::repeat_n(PAD_ID as i64, padding).chain(prompt.iter().map(|&id| id as i64)));
+        ids.extend(
+            std::iter::repeat_n(PAD_ID as i64, padding).chain(prompt.iter().map(|&id| id as i64)),
+        );
         mask.extend(std::iter::repeat_n(0i64, padding).chain(std::iter::repeat_n(1, prompt.len())));
     }
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, prompt_len]), device);
@@ -133,7 +144,9 @@ pub fn generate(
     let mut kv_cache = KvCache::new(model_config.num_hidden_layers);
     let logits = model.forward_with_cache(ids, Some(mask), &mut kv_cache, 0)?;
 
-    let mut rngs: Vec<SplitMix64> = (0..batch).map(|row| SplitMix64::new(row_seed(config.seed, row))).collect();
+    let mut rngs: Vec<SplitMix64> = (0..batch)
+        .map(|row| SplitMix64::new(row_seed(config.seed, row)))
+        .collect();
     let mut generations: Vec<Option<Generation>> = vec![None; batch];
     let mut tokens: Vec<Vec<u32>> = vec![Vec::new(); batch];
     let mut last_logits = last_position(logits)?;
@@ -167,7 +180,7 @@ pub fn generate(
             break;
         }
 
-        // Decode one position for the whole batch; finished rows feed padding.
+        // Decode one position for the whole batch, with finished rows feeding padding.
         let next_mask: Vec<i64> = generations.iter().map(|g| i64::from(g.is_none())).collect();
         let next = Tensor::<2, Int>::from_data(TensorData::new(next, [batch, 1]), device);
         let next_mask = Tensor::<2, Int>::from_data(TensorData::new(next_mask, [batch, 1]), device);
@@ -274,7 +287,10 @@ mod tests {
     #[test]
     fn greedy_takes_first_maximum() {
         let mut rng = SplitMix64::new(0);
-        assert_eq!(pick_token(&[0.1, 2.0, 2.0, -1.0], &sampling(0.0, 1.0), &mut rng), 1);
+        assert_eq!(
+            pick_token(&[0.1, 2.0, 2.0, -1.0], &sampling(0.0, 1.0), &mut rng),
+            1
+        );
     }
 
     #[test]
@@ -307,7 +323,9 @@ mod tests {
         let logits = [0.0f32, 1.0];
         let mut rng = SplitMix64::new(5);
         let config = sampling(2.0, 1.0);
-        let ones = (0..20_000).filter(|_| pick_token(&logits, &config, &mut rng) == 1).count();
+        let ones = (0..20_000)
+            .filter(|_| pick_token(&logits, &config, &mut rng) == 1)
+            .count();
         // softmax([0, 0.5]) gives id 1 probability 1 / (1 + e^-0.5) = 0.6225.
         let share = ones as f64 / 20_000.0;
         assert!((share - 0.6225).abs() < 0.015, "share of id 1: {share}");

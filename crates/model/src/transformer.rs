@@ -43,7 +43,13 @@ impl Linear {
             device,
         )?;
         let bias = if bias {
-            Some(load_param(source, &format!("{prefix}.bias"), [d_out], Init::Zeros, device)?)
+            Some(load_param(
+                source,
+                &format!("{prefix}.bias"),
+                [d_out],
+                Init::Zeros,
+                device,
+            )?)
         } else {
             None
         };
@@ -51,7 +57,11 @@ impl Linear {
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        linear(x, self.weight.val().transpose(), self.bias.as_ref().map(Param::val))
+        linear(
+            x,
+            self.weight.val().transpose(),
+            self.bias.as_ref().map(Param::val),
+        )
     }
 }
 
@@ -66,7 +76,8 @@ pub struct Embedding {
 pub struct RmsNorm {
     pub weight: Param<Tensor<1>>,
     eps: f64,
-    /// Gemma scales by `1 + weight` (weights start at 0); Llama and Qwen2 by `weight`.
+    /// True for Gemma, which scales by `1 + weight` (weights start at 0). Llama and Qwen2 scale by
+    /// `weight`.
     unit_offset: bool,
 }
 
@@ -116,7 +127,8 @@ impl RotaryTables {
         let inv_freq: Vec<f64> = (0..half)
             .map(|i| theta.powf(-((2 * i) as f64) / head_dim as f64))
             .collect();
-        let inv_freq = Tensor::<1>::from_data(TensorData::new(inv_freq, [half]), &positions.device());
+        let inv_freq =
+            Tensor::<1>::from_data(TensorData::new(inv_freq, [half]), &positions.device());
 
         // (batch, seq, half)
         let angles = positions.float().reshape([batch, seq, 1]) * inv_freq.reshape([1, 1, half]);
@@ -160,17 +172,42 @@ impl Attention {
         let d = config.hidden_size;
         let (q_dim, kv_dim) = (config.q_dim(), config.kv_dim());
         Ok(Self {
-            q_proj: Linear::load(source, &format!("{prefix}.q_proj"), [d, q_dim], config.qkv_bias, device)?,
-            k_proj: Linear::load(source, &format!("{prefix}.k_proj"), [d, kv_dim], config.qkv_bias, device)?,
-            v_proj: Linear::load(source, &format!("{prefix}.v_proj"), [d, kv_dim], config.qkv_bias, device)?,
-            o_proj: Linear::load(source, &format!("{prefix}.o_proj"), [q_dim, d], config.o_bias, device)?,
+            q_proj: Linear::load(
+                source,
+                &format!("{prefix}.q_proj"),
+                [d, q_dim],
+                config.qkv_bias,
+                device,
+            )?,
+            k_proj: Linear::load(
+                source,
+                &format!("{prefix}.k_proj"),
+                [d, kv_dim],
+                config.qkv_bias,
+                device,
+            )?,
+            v_proj: Linear::load(
+                source,
+                &format!("{prefix}.v_proj"),
+                [d, kv_dim],
+                config.qkv_bias,
+                device,
+            )?,
+            o_proj: Linear::load(
+                source,
+                &format!("{prefix}.o_proj"),
+                [q_dim, d],
+                config.o_bias,
+                device,
+            )?,
             num_attention_heads: config.num_attention_heads,
             num_key_value_heads: config.num_key_value_heads,
             head_dim: config.head_dim,
         })
     }
 
-    /// `x` is (batch, seq, hidden); `mask` is the additive mask from [`attention_mask_bias`].
+    /// Attends over `x` (batch, seq, hidden) with the additive `mask` from
+    /// [`attention_mask_bias`].
     fn forward(
         &self,
         x: Tensor<3>,
@@ -179,7 +216,11 @@ impl Attention {
         cache: Option<&mut LayerCache>,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
-        let (heads, kv_heads, head_dim) = (self.num_attention_heads, self.num_key_value_heads, self.head_dim);
+        let (heads, kv_heads, head_dim) = (
+            self.num_attention_heads,
+            self.num_key_value_heads,
+            self.head_dim,
+        );
         let group = heads / kv_heads;
 
         // Project and split heads: (batch, heads, seq, head_dim)
@@ -202,7 +243,9 @@ impl Attention {
         // group into the query rows shares each key/value head without copying it:
         // (batch, kv_heads, group * seq, head_dim)
         let q = q.reshape([batch, kv_heads, group * seq, head_dim]);
-        let scores = q.mul_scalar(1.0 / (head_dim as f64).sqrt()).matmul(k.swap_dims(2, 3));
+        let scores = q
+            .mul_scalar(1.0 / (head_dim as f64).sqrt())
+            .matmul(k.swap_dims(2, 3));
         let probs = softmax(scores + mask.clone(), 3);
         let context = probs.matmul(v);
 
@@ -233,16 +276,32 @@ impl Mlp {
     ) -> Result<Self> {
         let (d, ff) = (config.hidden_size, config.intermediate_size);
         Ok(Self {
-            gate_proj: Linear::load(source, &format!("{prefix}.gate_proj"), [d, ff], false, device)?,
+            gate_proj: Linear::load(
+                source,
+                &format!("{prefix}.gate_proj"),
+                [d, ff],
+                false,
+                device,
+            )?,
             up_proj: Linear::load(source, &format!("{prefix}.up_proj"), [d, ff], false, device)?,
-            down_proj: Linear::load(source, &format!("{prefix}.down_proj"), [ff, d], false, device)?,
+            down_proj: Linear::load(
+                source,
+                &format!("{prefix}.down_proj"),
+                [ff, d],
+                false,
+                device,
+            )?,
             gelu: config.activation == Activation::GeluTanh,
         })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let gate = self.gate_proj.forward(x.clone());
-        let gate = if self.gelu { gelu_approximate(gate) } else { silu(gate) };
+        let gate = if self.gelu {
+            gelu_approximate(gate)
+        } else {
+            silu(gate)
+        };
         self.down_proj.forward(gate * self.up_proj.forward(x))
     }
 }
@@ -266,7 +325,12 @@ impl DecoderLayer {
         Ok(Self {
             self_attn: Attention::load(source, &format!("{prefix}.self_attn"), config, device)?,
             mlp: Mlp::load(source, &format!("{prefix}.mlp"), config, device)?,
-            input_layernorm: RmsNorm::load(source, &format!("{prefix}.input_layernorm.weight"), config, device)?,
+            input_layernorm: RmsNorm::load(
+                source,
+                &format!("{prefix}.input_layernorm.weight"),
+                config,
+                device,
+            )?,
             post_attention_layernorm: RmsNorm::load(
                 source,
                 &format!("{prefix}.post_attention_layernorm.weight"),
@@ -283,7 +347,10 @@ impl DecoderLayer {
         mask: &Tensor<4>,
         cache: Option<&mut LayerCache>,
     ) -> Tensor<3> {
-        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rotary, mask, cache);
+        let x = x.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(x), rotary, mask, cache);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
     }
 }
@@ -339,7 +406,13 @@ impl Transformer {
         let lm_head = if config.tie_word_embeddings {
             None
         } else {
-            Some(Linear::load(source, "lm_head", [config.hidden_size, config.vocab_size], false, device)?)
+            Some(Linear::load(
+                source,
+                "lm_head",
+                [config.hidden_size, config.vocab_size],
+                false,
+                device,
+            )?)
         };
 
         Ok(Self {
@@ -360,7 +433,7 @@ impl Transformer {
 
     /// Computes next-token logits (batch, seq, vocab) for `input_ids` (batch, seq).
     ///
-    /// `attention_mask` (batch, seq) holds 1 for real tokens and 0 for padding, on either side.
+    /// `attention_mask` (batch, seq) is 1 for real tokens and 0 for padding, on either side.
     /// Padding keys are hidden from every query, and positions count real tokens only, so a
     /// padded row gives the same logits at its real tokens as the row alone. Logits at padding
     /// positions are finite but meaningless.
@@ -377,7 +450,7 @@ impl Transformer {
     ///
     /// Positions of the cache beyond `seqlen_offset` are dropped first, so a shared prefix can be
     /// decoded once and continued several times. `attention_mask` covers the new tokens only (1
-    /// for real, 0 for padding); `None` means all real. Decoding token by token gives the same
+    /// for real, 0 for padding), and `None` means all real. Decoding token by token gives the same
     /// logits as one [`forward`](Self::forward) over the whole sequence, up to rounding.
     pub fn forward_with_cache(
         &self,
@@ -399,7 +472,10 @@ impl Transformer {
         if seqlen_offset > kv_cache.seq_len() {
             return Err(ModelError::InvalidInput {
                 name: "seqlen_offset",
-                reason: format!("{seqlen_offset} is beyond the {} cached positions", kv_cache.seq_len()),
+                reason: format!(
+                    "{seqlen_offset} is beyond the {} cached positions",
+                    kv_cache.seq_len()
+                ),
             });
         }
         self.run(input_ids, attention_mask, Some(kv_cache), seqlen_offset)
@@ -414,7 +490,12 @@ impl Transformer {
     ) -> Result<Tensor<3>> {
         let device = input_ids.device();
         let [batch, seq] = input_ids.dims();
-        self.check_inputs(&input_ids, attention_mask.as_ref(), kv_cache.as_deref(), offset)?;
+        self.check_inputs(
+            &input_ids,
+            attention_mask.as_ref(),
+            kv_cache.as_deref(),
+            offset,
+        )?;
         if let Some(cache) = kv_cache.as_mut() {
             cache.truncate(offset)?;
         }
@@ -485,24 +566,39 @@ impl Transformer {
         if let Some(cached_batch) = kv_cache.and_then(KvCache::batch_size)
             && cached_batch != batch
         {
-            return invalid("input_ids", format!("batch {batch} differs from the cached batch {cached_batch}"));
+            return invalid(
+                "input_ids",
+                format!("batch {batch} differs from the cached batch {cached_batch}"),
+            );
         }
 
         let (min_id, max_id) = int_range(input_ids);
         if min_id < 0 || max_id >= self.config.vocab_size as i64 {
             return invalid(
                 "input_ids",
-                format!("token ids span {min_id}..={max_id}, expected 0..{}", self.config.vocab_size),
+                format!(
+                    "token ids span {min_id}..={max_id}, expected 0..{}",
+                    self.config.vocab_size
+                ),
             );
         }
 
         if let Some(mask) = attention_mask {
             if mask.dims() != [batch, seq] {
-                return invalid("attention_mask", format!("shape {:?} differs from input_ids [{batch}, {seq}]", mask.dims()));
+                return invalid(
+                    "attention_mask",
+                    format!(
+                        "shape {:?} differs from input_ids [{batch}, {seq}]",
+                        mask.dims()
+                    ),
+                );
             }
             let (min, max) = int_range(mask);
             if min < 0 || max > 1 {
-                return invalid("attention_mask", format!("values span {min}..={max}, expected 0 or 1"));
+                return invalid(
+                    "attention_mask",
+                    format!("values span {min}..={max}, expected 0 or 1"),
+                );
             }
         }
         Ok(())
@@ -520,15 +616,29 @@ pub(crate) fn int_range(tensor: &Tensor<2, Int>) -> (i64, i64) {
 /// (at absolute index `offset + i`) may attend key `j`, [`MASKED_SCORE`] where `j` is in its
 /// future or is padding. Rows repeat `group` times to match the folded query heads of
 /// [`Attention::forward`].
-fn attention_mask_bias(key_mask: Tensor<2, Int>, offset: usize, seq: usize, group: usize) -> Tensor<4> {
+fn attention_mask_bias(
+    key_mask: Tensor<2, Int>,
+    offset: usize,
+    seq: usize,
+    group: usize,
+) -> Tensor<4> {
     let device = key_mask.device();
     let [batch, keys] = key_mask.dims();
 
     // (1, 1, seq, keys)
     let causal: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..keys).map(move |j| if j > offset + i { MASKED_SCORE as f32 } else { 0.0 }))
+        .flat_map(|i| {
+            (0..keys).map(move |j| {
+                if j > offset + i {
+                    MASKED_SCORE as f32
+                } else {
+                    0.0
+                }
+            })
+        })
         .collect();
-    let causal = Tensor::<2>::from_data(TensorData::new(causal, [seq, keys]), &device).unsqueeze::<4>();
+    let causal =
+        Tensor::<2>::from_data(TensorData::new(causal, [seq, keys]), &device).unsqueeze::<4>();
 
     // (batch, 1, 1, keys)
     let padding = key_mask

@@ -26,14 +26,21 @@ fn round_trip_keeps_logits() {
         let loaded = checkpoint::load(&dir.0, &device).expect("load");
 
         assert_eq!(loaded.config(), model.config());
-        assert_eq!(logits(&loaded, &device), logits(&model, &device), "{family:?}");
+        assert_eq!(
+            logits(&loaded, &device),
+            logits(&model, &device),
+            "{family:?}"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
             .expect("list directory")
             .filter_map(|entry| entry.ok())
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .filter(|name| name.contains(".tmp-"))
             .collect();
-        assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+        assert!(
+            leftovers.is_empty(),
+            "temporary files left behind: {leftovers:?}"
+        );
     }
 }
 
@@ -41,7 +48,10 @@ fn round_trip_keeps_logits() {
 fn keys_follow_hugging_face_names() {
     let device = Device::flex();
     let model = test_model(Family::Qwen2, 32, &device);
-    let mut keys: Vec<String> = named_weights(&model).into_iter().map(|(key, _)| key).collect();
+    let mut keys: Vec<String> = named_weights(&model)
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
     keys.sort();
 
     let mut expected = vec![
@@ -75,8 +85,14 @@ fn keys_follow_hugging_face_names() {
         .into_iter()
         .map(|(key, data)| (key, data.shape().to_vec()))
         .collect();
-    assert_eq!(shapes["model.layers.0.self_attn.q_proj.weight"], vec![16, 16]);
-    assert_eq!(shapes["model.layers.0.self_attn.k_proj.weight"], vec![8, 16]);
+    assert_eq!(
+        shapes["model.layers.0.self_attn.q_proj.weight"],
+        vec![16, 16]
+    );
+    assert_eq!(
+        shapes["model.layers.0.self_attn.k_proj.weight"],
+        vec![8, 16]
+    );
     assert_eq!(shapes["model.layers.0.mlp.down_proj.weight"], vec![16, 24]);
 }
 
@@ -85,8 +101,15 @@ fn parameter_count_matches_tensors() {
     let device = Device::flex();
     for family in Family::ALL {
         let model = test_model(family, 33, &device);
-        let counted: usize = named_weights(&model).iter().map(|(_, data)| data.num_elements()).sum();
-        assert_eq!(model.config().num_parameters(), counted as u64, "{family:?}");
+        let counted: usize = named_weights(&model)
+            .iter()
+            .map(|(_, data)| data.num_elements())
+            .sum();
+        assert_eq!(
+            model.config().num_parameters(),
+            counted as u64,
+            "{family:?}"
+        );
     }
 }
 
@@ -105,7 +128,10 @@ fn truncated_file_is_reported() {
     }
 
     std::fs::write(&path, b"not a safetensors file").expect("overwrite weights");
-    assert!(matches!(checkpoint::load(&dir.0, &device), Err(ModelError::CorruptCheckpoint { .. })));
+    assert!(matches!(
+        checkpoint::load(&dir.0, &device),
+        Err(ModelError::CorruptCheckpoint { .. })
+    ));
 }
 
 #[test]
@@ -117,10 +143,19 @@ fn shape_mismatch_names_the_key() {
     // Claim a wider MLP than the saved weights have.
     let mut config = tiny_config(Family::Llama).to_model_config();
     config.intermediate_size = 32;
-    std::fs::write(dir.0.join(CONFIG_FILE), serde_json::to_string(&config).expect("json")).expect("write config");
+    std::fs::write(
+        dir.0.join(CONFIG_FILE),
+        serde_json::to_string(&config).expect("json"),
+    )
+    .expect("write config");
 
     match checkpoint::load(&dir.0, &device) {
-        Err(ModelError::ShapeMismatch { key, expected, found, .. }) => {
+        Err(ModelError::ShapeMismatch {
+            key,
+            expected,
+            found,
+            ..
+        }) => {
             assert_eq!(key, "model.layers.0.mlp.gate_proj.weight");
             assert_eq!(expected, vec![32, 16]);
             assert_eq!(found, vec![24, 16]);

@@ -10,11 +10,18 @@ use selfcorrect_model::{Family, FinishReason, KvCache, SamplingConfig, Transform
 const LOGIT_TOLERANCE: f64 = 1e-4;
 
 /// Greedy continuation of one prompt by recomputing the whole sequence at every step.
-fn greedy_by_recomputation(model: &Transformer, prompt: &[u32], steps: usize, device: &Device) -> Vec<u32> {
+fn greedy_by_recomputation(
+    model: &Transformer,
+    prompt: &[u32],
+    steps: usize,
+    device: &Device,
+) -> Vec<u32> {
     let mut sequence: Vec<i64> = prompt.iter().map(|&id| id as i64).collect();
     let mut new_tokens = Vec::new();
     for _ in 0..steps {
-        let logits = model.forward(int_tensor(&[sequence.clone()], device), None).expect("forward");
+        let logits = model
+            .forward(int_tensor(&[sequence.clone()], device), None)
+            .expect("forward");
         let last = to_vec3(logits)[0].last().cloned().expect("one position");
         let mut best = 0;
         for (id, &logit) in last.iter().enumerate() {
@@ -87,7 +94,10 @@ fn cached_logits_match_full_forward() {
         for (row, row_mask) in mask.iter().enumerate() {
             for t in (0..6).filter(|&t| row_mask[t] == 1) {
                 let diff = max_abs_diff(&full[row][t], &cached[row][t]);
-                assert!(diff < LOGIT_TOLERANCE, "{family:?} row {row} position {t}: diff {diff}");
+                assert!(
+                    diff < LOGIT_TOLERANCE,
+                    "{family:?} row {row} position {t}: diff {diff}"
+                );
             }
         }
     }
@@ -99,14 +109,21 @@ fn padding_matches_unpadded_rows() {
     let row = vec![4, 9, 2, 7];
     for family in Family::ALL {
         let model = test_model(family, 13, &device);
-        let alone = to_vec3(model.forward(int_tensor(&[row.clone()], &device), None).expect("forward"));
+        let alone = to_vec3(
+            model
+                .forward(int_tensor(std::slice::from_ref(&row), &device), None)
+                .expect("forward"),
+        );
 
         // Left padding: real tokens at positions 2..6.
         let left = vec![vec![0, 0, 4, 9, 2, 7], vec![1, 2, 3, 4, 5, 6]];
         let left_mask = vec![vec![0, 0, 1, 1, 1, 1], vec![1; 6]];
         let left_logits = to_vec3(
             model
-                .forward(int_tensor(&left, &device), Some(int_tensor(&left_mask, &device)))
+                .forward(
+                    int_tensor(&left, &device),
+                    Some(int_tensor(&left_mask, &device)),
+                )
                 .expect("forward"),
         );
         // Right padding: real tokens at positions 0..4.
@@ -114,18 +131,30 @@ fn padding_matches_unpadded_rows() {
         let right_mask = vec![vec![1, 1, 1, 1, 0, 0], vec![1; 6]];
         let right_logits = to_vec3(
             model
-                .forward(int_tensor(&right, &device), Some(int_tensor(&right_mask, &device)))
+                .forward(
+                    int_tensor(&right, &device),
+                    Some(int_tensor(&right_mask, &device)),
+                )
                 .expect("forward"),
         );
 
         for t in 0..4 {
             let diff = max_abs_diff(&alone[0][t], &left_logits[0][t + 2]);
-            assert!(diff < LOGIT_TOLERANCE, "{family:?} left padding, position {t}: diff {diff}");
+            assert!(
+                diff < LOGIT_TOLERANCE,
+                "{family:?} left padding, position {t}: diff {diff}"
+            );
             let diff = max_abs_diff(&alone[0][t], &right_logits[0][t]);
-            assert!(diff < LOGIT_TOLERANCE, "{family:?} right padding, position {t}: diff {diff}");
+            assert!(
+                diff < LOGIT_TOLERANCE,
+                "{family:?} right padding, position {t}: diff {diff}"
+            );
         }
         for logits in left_logits[0].iter().chain(&right_logits[0]) {
-            assert!(logits.iter().all(|x| x.is_finite()), "{family:?}: padding logits must stay finite");
+            assert!(
+                logits.iter().all(|x| x.is_finite()),
+                "{family:?}: padding logits must stay finite"
+            );
         }
     }
 }
@@ -136,7 +165,12 @@ fn cache_truncation_restarts_from_prefix() {
     let model = test_model(Family::Llama, 14, &device);
     let mut kv_cache = KvCache::new(model.config().num_hidden_layers);
     model
-        .forward_with_cache(int_tensor(&[vec![1, 2, 3, 4]], &device), None, &mut kv_cache, 0)
+        .forward_with_cache(
+            int_tensor(&[vec![1, 2, 3, 4]], &device),
+            None,
+            &mut kv_cache,
+            0,
+        )
         .expect("prefill");
 
     // Continue after the first two tokens with different ones.
@@ -145,7 +179,11 @@ fn cache_truncation_restarts_from_prefix() {
             .forward_with_cache(int_tensor(&[vec![9, 8]], &device), None, &mut kv_cache, 2)
             .expect("continue"),
     );
-    let full = to_vec3(model.forward(int_tensor(&[vec![1, 2, 9, 8]], &device), None).expect("forward"));
+    let full = to_vec3(
+        model
+            .forward(int_tensor(&[vec![1, 2, 9, 8]], &device), None)
+            .expect("forward"),
+    );
     assert_eq!(kv_cache.seq_len(), 4);
     for t in 0..2 {
         let diff = max_abs_diff(&continued[0][t], &full[0][t + 2]);
@@ -153,7 +191,10 @@ fn cache_truncation_restarts_from_prefix() {
     }
 
     let beyond = model.forward_with_cache(int_tensor(&[vec![1]], &device), None, &mut kv_cache, 5);
-    assert!(beyond.is_err(), "an offset beyond the cache must be rejected");
+    assert!(
+        beyond.is_err(),
+        "an offset beyond the cache must be rejected"
+    );
 }
 
 #[test]
@@ -161,16 +202,31 @@ fn generation_stops_at_eos() {
     let device = Device::flex();
     let model = test_model(Family::Qwen2, 15, &device);
     let prompts = vec![vec![3, 7, 1], vec![6, 2]];
-    let free = generate(&model, &prompts, &SamplingConfig::greedy(6, None), &device).expect("generate");
+    let free =
+        generate(&model, &prompts, &SamplingConfig::greedy(6, None), &device).expect("generate");
 
     // Use the third token of row 0 as EOS: row 0 stops there.
     let eos = free[0].tokens[2];
-    let stopped = generate(&model, &prompts, &SamplingConfig::greedy(6, Some(eos)), &device).expect("generate");
-    let first_eos = free[0].tokens.iter().position(|&t| t == eos).expect("eos occurs");
+    let stopped = generate(
+        &model,
+        &prompts,
+        &SamplingConfig::greedy(6, Some(eos)),
+        &device,
+    )
+    .expect("generate");
+    let first_eos = free[0]
+        .tokens
+        .iter()
+        .position(|&t| t == eos)
+        .expect("eos occurs");
     assert_eq!(stopped[0].tokens, free[0].tokens[..=first_eos].to_vec());
     assert_eq!(stopped[0].finish_reason, FinishReason::Eos);
     for (free, stopped) in free.iter().zip(&stopped) {
-        let expected_len = free.tokens.iter().position(|&t| t == eos).map_or(6, |i| i + 1);
+        let expected_len = free
+            .tokens
+            .iter()
+            .position(|&t| t == eos)
+            .map_or(6, |i| i + 1);
         assert_eq!(stopped.tokens, free.tokens[..expected_len].to_vec());
     }
 }
@@ -191,9 +247,15 @@ fn sampling_is_deterministic_per_seed() {
     let second = generate(&model, &prompts, &config, &device).expect("generate");
     assert_eq!(first, second);
 
-    let other_seed = SamplingConfig { seed: 100, ..config };
+    let other_seed = SamplingConfig {
+        seed: 100,
+        ..config
+    };
     let third = generate(&model, &prompts, &other_seed, &device).expect("generate");
-    assert_ne!(first, third, "a different seed should change some of 20 sampled tokens");
+    assert_ne!(
+        first, third,
+        "a different seed should change some of 20 sampled tokens"
+    );
 }
 
 #[test]
@@ -203,7 +265,12 @@ fn generate_rejects_bad_requests() {
     let empty_prompt = generate(&model, &[vec![]], &SamplingConfig::greedy(2, None), &device);
     assert!(empty_prompt.is_err());
 
-    let too_long = generate(&model, &[vec![1; 60]], &SamplingConfig::greedy(10, None), &device);
+    let too_long = generate(
+        &model,
+        &[vec![1; 60]],
+        &SamplingConfig::greedy(10, None),
+        &device,
+    );
     assert!(too_long.is_err());
 
     let bad_top_p = SamplingConfig {
@@ -213,5 +280,8 @@ fn generate_rejects_bad_requests() {
     assert!(generate(&model, &[vec![1]], &bad_top_p, &device).is_err());
 
     let out_of_vocab = model.forward(int_tensor(&[vec![1, 32]], &device), None);
-    assert!(out_of_vocab.is_err(), "token id 32 is outside a vocabulary of 32");
+    assert!(
+        out_of_vocab.is_err(),
+        "token id 32 is outside a vocabulary of 32"
+    );
 }

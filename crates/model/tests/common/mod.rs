@@ -6,9 +6,11 @@
 use burn::prelude::*;
 use selfcorrect_model::rng::SplitMix64;
 use selfcorrect_model::weights::Init;
-use selfcorrect_model::{Family, ModelConfig, ModelError, ResolvedConfig, Transformer, WeightSource};
+use selfcorrect_model::{
+    Family, ModelConfig, ModelError, ResolvedConfig, Transformer, WeightSource,
+};
 
-/// A two-layer model with grouped-query attention (4 query heads, 2 key/value heads).
+/// Returns a two-layer config with grouped-query attention (4 query heads, 2 key/value heads).
 pub fn tiny_config(family: Family) -> ResolvedConfig {
     let json = format!(
         r#"{{
@@ -49,7 +51,12 @@ impl TestWeights {
 }
 
 impl WeightSource for TestWeights {
-    fn tensor(&mut self, key: &str, shape: &[usize], _init: Init) -> Result<TensorData, ModelError> {
+    fn tensor(
+        &mut self,
+        key: &str,
+        shape: &[usize],
+        _init: Init,
+    ) -> Result<TensorData, ModelError> {
         let len = shape.iter().product();
         let (base, std) = if key.ends_with("norm.weight") {
             (self.norm_base, 0.1)
@@ -58,7 +65,9 @@ impl WeightSource for TestWeights {
         } else {
             (0.0, 0.3)
         };
-        let values: Vec<f64> = (0..len).map(|_| base + std * self.rng.next_normal()).collect();
+        let values: Vec<f64> = (0..len)
+            .map(|_| base + std * self.rng.next_normal())
+            .collect();
         Ok(TensorData::new(values, shape.to_vec()))
     }
 }
@@ -79,7 +88,11 @@ pub fn int_tensor(rows: &[Vec<i64>], device: &Device) -> Tensor<2, Int> {
 
 pub fn to_vec3(tensor: Tensor<3>) -> Vec<Vec<Vec<f64>>> {
     let [batch, seq, width] = tensor.dims();
-    let values = tensor.into_data().convert::<f64>().try_to_vec::<f64>().expect("float data");
+    let values = tensor
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec::<f64>()
+        .expect("float data");
     (0..batch)
         .map(|b| {
             (0..seq)
@@ -91,7 +104,10 @@ pub fn to_vec3(tensor: Tensor<3>) -> Vec<Vec<Vec<f64>>> {
 
 pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Returns the flex device with float64 as its default float dtype.
@@ -114,7 +130,8 @@ pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("selfcorrect-model-{name}-{}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("selfcorrect-model-{name}-{}", std::process::id()));
         if path.exists() {
             std::fs::remove_dir_all(&path).expect("remove stale test directory");
         }
