@@ -6,8 +6,9 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::{gelu_approximate, silu, softmax};
-use burn::tensor::module::{embedding, linear};
+use burn::tensor::activation::{gelu_approximate, silu};
+use burn::tensor::module::{attention, embedding, linear};
+use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::config::{Activation, Family, ResolvedConfig};
 use crate::error::{ModelError, Result};
@@ -243,11 +244,15 @@ impl Attention {
         // group into the query rows shares each key/value head without copying it:
         // (batch, kv_heads, group * seq, head_dim)
         let q = q.reshape([batch, kv_heads, group * seq, head_dim]);
-        let scores = q
-            .mul_scalar(1.0 / (head_dim as f64).sqrt())
-            .matmul(k.swap_dims(2, 3));
-        let probs = softmax(scores + mask.clone(), 3);
-        let context = probs.matmul(v);
+
+        // softmax(q k^T / sqrt(head_dim) + mask) v, fused on backends that have a kernel for it
+        // (flex has one for inference; under autodiff burn decomposes it into basic ops).
+        let options = AttentionModuleOptions {
+            scale: Some(1.0 / (head_dim as f64).sqrt()),
+            softcap: None,
+            is_causal: false,
+        };
+        let context = attention(q, k, v, None, Some(mask.clone()), options);
 
         // Merge heads: (batch, seq, heads * head_dim)
         let context = context
