@@ -119,7 +119,7 @@ pub fn generate(
         });
     }
     // The last generated token is never fed back, hence the `- 1`.
-    if prompt_len + config.max_new_tokens - 1 > model_config.max_position_embeddings {
+    if prompt_len.saturating_add(config.max_new_tokens - 1) > model_config.max_position_embeddings {
         return Err(ModelError::InvalidInput {
             name: "max_new_tokens",
             reason: format!(

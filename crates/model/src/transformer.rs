@@ -568,7 +568,9 @@ impl Transformer {
                 ),
             );
         }
+        // At offset 0 the cache is emptied first, so its old batch size does not matter.
         if let Some(cached_batch) = kv_cache.and_then(KvCache::batch_size)
+            && offset > 0
             && cached_batch != batch
         {
             return invalid(
