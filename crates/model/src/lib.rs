@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod grad_clip;
+mod inputs;
 pub mod kv_cache;
 pub mod loss;
 pub mod optim;

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
 use crate::error::{ModelError, Result};
-use crate::transformer::int_range;
+use crate::inputs::int_range;
 
 /// Loss of one micro-batch, summed rather than averaged, so that the caller picks the divisor.
 ///
