@@ -90,7 +90,7 @@ pub(crate) fn int_range(tensor: &Tensor<2, Int>) -> (i64, i64) {
 /// Builds the additive attention mask (batch, 1, group * seq, offset + seq): 0 where query `i`
 /// (at absolute index `offset + i`) may attend key `j`, [`MASKED_SCORE`] where `j` is in its
 /// future or is padding. Rows repeat `group` times to match the folded query heads of
-/// [`Attention::forward`].
+/// [`Attention`](crate::transformer::Attention).
 pub(crate) fn attention_mask_bias(
     key_mask: Tensor<2, Int>,
     offset: usize,
