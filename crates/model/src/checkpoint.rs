@@ -62,14 +62,17 @@ pub fn save(model: &Transformer, dir: &Path) -> Result<()> {
         })?;
     write_atomic(&weights_path, &bytes)?;
 
+    // `torch_dtype` names the dtype the weights were saved in.
     let config_path = dir.join(CONFIG_FILE);
-    let json =
-        serde_json::to_string_pretty(&model.config().to_model_config()).map_err(|source| {
-            ModelError::ConfigJson {
-                path: config_path.clone(),
-                source,
-            }
-        })?;
+    let mut config = model.config().to_model_config();
+    config.torch_dtype = weights
+        .first()
+        .and_then(|(_, data)| torch_dtype(data.dtype()))
+        .map(str::to_string);
+    let json = serde_json::to_string_pretty(&config).map_err(|source| ModelError::ConfigJson {
+        path: config_path.clone(),
+        source,
+    })?;
     write_atomic(&config_path, json.as_bytes())
 }
 
@@ -157,6 +160,16 @@ fn safetensors_dtype(dtype: DType) -> Option<Dtype> {
         DType::F32 => Some(Dtype::F32),
         DType::F16 => Some(Dtype::F16),
         DType::BF16 => Some(Dtype::BF16),
+        _ => None,
+    }
+}
+
+fn torch_dtype(dtype: DType) -> Option<&'static str> {
+    match dtype {
+        DType::F64 => Some("float64"),
+        DType::F32 => Some("float32"),
+        DType::F16 => Some("float16"),
+        DType::BF16 => Some("bfloat16"),
         _ => None,
     }
 }

@@ -26,6 +26,8 @@ fn round_trip_keeps_logits() {
         let loaded = checkpoint::load(&dir.0, &device).expect("load");
 
         assert_eq!(loaded.config(), model.config());
+        let json = std::fs::read_to_string(dir.0.join(CONFIG_FILE)).expect("read config");
+        assert!(json.contains("\"torch_dtype\": \"float32\""), "{json}");
         assert_eq!(
             logits(&loaded, &device),
             logits(&model, &device),
