@@ -91,8 +91,8 @@ pub struct Generation {
 ///
 /// Prompts may differ in length: shorter ones are left-padded and the padding is masked, so each
 /// continuation equals that of its prompt decoded alone (up to rounding). Every prompt needs at
-/// least one token, and the longest prompt plus `max_new_tokens` must fit in
-/// `max_position_embeddings`.
+/// least one token, and the longest prompt plus `max_new_tokens - 1` (the last token is never fed
+/// back) must fit in `max_position_embeddings`.
 pub fn generate(
     model: &Transformer,
     prompts: &[Vec<u32>],
@@ -115,10 +115,9 @@ pub fn generate(
     if let Some(row) = prompts.iter().position(Vec::is_empty) {
         return Err(ModelError::InvalidInput {
             name: "prompts",
-            reason: format!("prompt {row} is empty; every prompt needs at least one token"),
+            reason: format!("prompt {row} is empty, but every prompt needs at least one token"),
         });
     }
-    // The last generated token is never fed back, hence the `- 1`.
     if prompt_len.saturating_add(config.max_new_tokens - 1) > model_config.max_position_embeddings {
         return Err(ModelError::InvalidInput {
             name: "max_new_tokens",
@@ -129,18 +128,8 @@ pub fn generate(
         });
     }
 
-    // Prefill the left-padded prompts: (batch, prompt_len)
-    let mut ids = Vec::with_capacity(batch * prompt_len);
-    let mut mask = Vec::with_capacity(batch * prompt_len);
-    for prompt in prompts {
-        let padding = prompt_len - prompt.len();
-        ids.extend(
-            std::iter::repeat_n(PAD_ID as i64, padding).chain(prompt.iter().map(|&id| id as i64)),
-        );
-        mask.extend(std::iter::repeat_n(0i64, padding).chain(std::iter::repeat_n(1, prompt.len())));
-    }
-    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, prompt_len]), device);
-    let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, [batch, prompt_len]), device);
+    // Prefill the left-padded prompts.
+    let (ids, mask) = left_pad(prompts, prompt_len, device);
     let mut kv_cache = KvCache::new(model_config.num_hidden_layers);
     let logits = model.forward_with_cache(ids, Some(mask), &mut kv_cache, 0)?;
 
@@ -199,6 +188,28 @@ pub fn generate(
             })
         })
         .collect())
+}
+
+/// Left-pads `prompts` to `prompt_len` and returns the token ids and attention mask, both
+/// (batch, prompt_len).
+fn left_pad(
+    prompts: &[Vec<u32>],
+    prompt_len: usize,
+    device: &Device,
+) -> (Tensor<2, Int>, Tensor<2, Int>) {
+    let batch = prompts.len();
+    let mut ids = Vec::with_capacity(batch * prompt_len);
+    let mut mask = Vec::with_capacity(batch * prompt_len);
+    for prompt in prompts {
+        let padding = prompt_len - prompt.len();
+        ids.extend(std::iter::repeat_n(PAD_ID as i64, padding));
+        ids.extend(prompt.iter().map(|&id| id as i64));
+        mask.extend(std::iter::repeat_n(0i64, padding));
+        mask.extend(std::iter::repeat_n(1i64, prompt.len()));
+    }
+    let ids = Tensor::from_data(TensorData::new(ids, [batch, prompt_len]), device);
+    let mask = Tensor::from_data(TensorData::new(mask, [batch, prompt_len]), device);
+    (ids, mask)
 }
 
 /// Reads the logits of the last position of every row to the host: `batch` rows of `vocab`.
