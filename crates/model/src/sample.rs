@@ -247,18 +247,18 @@ pub(crate) fn pick_token(logits: &[f32], config: &SamplingConfig, rng: &mut Spli
 
     // Nucleus: the most likely tokens until their mass reaches top_p (at least one token).
     probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut kept = 0;
+    let mut nucleus_len = 0;
     let mut mass = 0.0;
     for &(_, p) in &probs {
-        kept += 1;
+        nucleus_len += 1;
         mass += p;
         if mass >= config.top_p * total {
             break;
         }
     }
-    probs.truncate(kept);
+    probs.truncate(nucleus_len);
 
-    // Inverse-CDF draw over the kept tokens.
+    // Inverse-CDF draw over the nucleus.
     let target = rng.next_f64() * mass;
     let mut cumulative = 0.0;
     for &(id, p) in &probs {

@@ -240,8 +240,8 @@ impl Attention {
         // (batch, kv_heads, group * seq, head_dim)
         let q = q.reshape([batch, kv_heads, group * seq, head_dim]);
 
-        // softmax(q k^T / sqrt(head_dim) + mask) v, fused on backends that have a kernel for it
-        // (flex has one for inference; under autodiff burn decomposes it into basic ops).
+        // softmax(q k^T / sqrt(head_dim) + mask) v in one op. flex runs it as a fused kernel in
+        // inference, and under autodiff burn decomposes it into basic ops.
         let options = AttentionModuleOptions {
             scale: Some(1.0 / (head_dim as f64).sqrt()),
             softcap: None,

@@ -176,12 +176,12 @@ fn missing_key_is_reported() {
     let path = dir.0.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&path).expect("read weights");
     let tensors = SafeTensors::deserialize(&bytes).expect("valid file");
-    let kept: Vec<(String, TensorView)> = tensors
+    let remaining: Vec<(String, TensorView)> = tensors
         .tensors()
         .into_iter()
         .filter(|(name, _)| name != "lm_head.weight")
         .collect();
-    let rewritten = safetensors::serialize(kept, None).expect("serialize");
+    let rewritten = safetensors::serialize(remaining, None).expect("serialize");
     std::fs::write(&path, rewritten).expect("write weights");
 
     match checkpoint::load(&dir.0, &device) {
