@@ -285,3 +285,12 @@ fn generate_rejects_bad_requests() {
         "token id 32 is outside a vocabulary of 32"
     );
 }
+
+#[test]
+fn model_and_cache_cross_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    // Parallel rollouts share one model and move a cache into each worker.
+    assert_send_sync::<Transformer>();
+    assert_send::<KvCache>();
+}
