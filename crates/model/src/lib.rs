@@ -4,8 +4,16 @@
 //! batched sampling with a KV cache. Tasks, datasets and tokenizers live elsewhere: the model
 //! reads and writes token ids.
 //!
-//! Tensors are backend-agnostic in burn 0.22: a [`burn::tensor::Device`] picks the backend at run
-//! time (`Device::flex()` for the CPU, `.autodiff()` for gradients).
+//! Tensors have no backend type parameter in burn 0.22: a [`burn::tensor::Device`] picks the
+//! backend at run time. `Device::flex()` is the CPU backend and `Device::flex().autodiff()` adds
+//! gradients. The default float dtype (f32) can be changed only once per device and process, and
+//! only before any tensor exists (`device.configure(FloatDType::F64)`). That is why the float64
+//! tests run in their own test binaries.
+//!
+//! A training step: [`Transformer::forward`] gives logits, [`masked_cross_entropy`] their loss,
+//! `backward` and `GradientsParams::from_grads` the gradients, [`clip_grad_norm`] clips them and
+//! the optimiser from [`optim::adamw`] steps. [`checkpoint::save`] and [`checkpoint::load`] write
+//! and read Hugging Face directories, and [`generate`] samples with a [`KvCache`].
 
 pub mod checkpoint;
 pub mod config;
