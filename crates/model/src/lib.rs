@@ -33,7 +33,7 @@ pub use config::{Activation, Family, ModelConfig, ResolvedConfig};
 pub use error::{ModelError, Result};
 pub use grad_clip::{clip_grad_norm, global_grad_norm};
 pub use kv_cache::KvCache;
-pub use loss::{TokenLoss, masked_cross_entropy};
+pub use loss::{TokenLoss, masked_cross_entropy, token_log_probs};
 pub use presets::Preset;
 pub use sample::{FinishReason, Generation, SamplingConfig, generate};
 pub use transformer::Transformer;

@@ -80,11 +80,24 @@ pub enum FinishReason {
 }
 
 /// The continuation of one prompt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
     /// New tokens, without the prompt, including the EOS token if one was emitted.
     pub tokens: Vec<u32>,
+    /// Natural-log probability of each token in `tokens` under the model's softmax, before
+    /// temperature and top-p.
+    pub log_probs: Vec<f64>,
     pub finish_reason: FinishReason,
+}
+
+impl Generation {
+    fn empty() -> Self {
+        Self {
+            tokens: Vec::new(),
+            log_probs: Vec::new(),
+            finish_reason: FinishReason::MaxNewTokens,
+        }
+    }
 }
 
 /// Continues every prompt, decoding the whole batch together with one KV cache.
@@ -102,13 +115,7 @@ pub fn generate(
     let model_config = model.config();
     config.validate(model_config.vocab_size)?;
     if prompts.is_empty() || config.max_new_tokens == 0 {
-        return Ok(prompts
-            .iter()
-            .map(|_| Generation {
-                tokens: Vec::new(),
-                finish_reason: FinishReason::MaxNewTokens,
-            })
-            .collect());
+        return Ok(prompts.iter().map(|_| Generation::empty()).collect());
     }
     let batch = prompts.len();
     let prompt_len = prompts.iter().map(Vec::len).max().unwrap_or(0);
@@ -136,41 +143,36 @@ pub fn generate(
     let mut rngs: Vec<SplitMix64> = (0..batch)
         .map(|row| SplitMix64::new(row_seed(config.seed, row)))
         .collect();
-    let mut generations: Vec<Option<Generation>> = vec![None; batch];
-    let mut tokens: Vec<Vec<u32>> = vec![Vec::new(); batch];
+    let mut outputs: Vec<Generation> = (0..batch).map(|_| Generation::empty()).collect();
+    let mut finished = vec![false; batch];
     let mut last_logits = last_position(logits)?;
 
     for step in 0..config.max_new_tokens {
         // Pick one token per unfinished row.
         let mut next = vec![PAD_ID as i64; batch];
         for row in 0..batch {
-            if generations[row].is_some() {
+            if finished[row] {
                 continue;
             }
             let token = pick_token(&last_logits[row], config, &mut rngs[row]);
-            tokens[row].push(token);
+            let output = &mut outputs[row];
+            output.tokens.push(token);
+            output.log_probs.push(log_prob(&last_logits[row], token));
             next[row] = token as i64;
 
-            let finish_reason = if Some(token) == config.eos_token_id {
-                Some(FinishReason::Eos)
-            } else if tokens[row].len() == config.max_new_tokens {
-                Some(FinishReason::MaxNewTokens)
-            } else {
-                None
-            };
-            if let Some(finish_reason) = finish_reason {
-                generations[row] = Some(Generation {
-                    tokens: std::mem::take(&mut tokens[row]),
-                    finish_reason,
-                });
+            if Some(token) == config.eos_token_id {
+                output.finish_reason = FinishReason::Eos;
+                finished[row] = true;
+            } else if output.tokens.len() == config.max_new_tokens {
+                finished[row] = true;
             }
         }
-        if generations.iter().all(Option::is_some) {
+        if finished.iter().all(|&done| done) {
             break;
         }
 
         // Decode one position for the whole batch, with finished rows feeding padding.
-        let next_mask: Vec<i64> = generations.iter().map(|g| i64::from(g.is_none())).collect();
+        let next_mask: Vec<i64> = finished.iter().map(|&done| i64::from(!done)).collect();
         let next = Tensor::<2, Int>::from_data(TensorData::new(next, [batch, 1]), device);
         let next_mask = Tensor::<2, Int>::from_data(TensorData::new(next_mask, [batch, 1]), device);
         let offset = prompt_len + step;
@@ -178,16 +180,7 @@ pub fn generate(
         last_logits = last_position(logits)?;
     }
 
-    Ok(generations
-        .into_iter()
-        .zip(tokens)
-        .map(|(generation, tokens)| {
-            generation.unwrap_or(Generation {
-                tokens,
-                finish_reason: FinishReason::MaxNewTokens,
-            })
-        })
-        .collect())
+    Ok(outputs)
 }
 
 /// Left-pads `prompts` to `prompt_len` and returns the token ids and attention mask, both
@@ -268,6 +261,13 @@ pub(crate) fn pick_token(logits: &[f32], config: &SamplingConfig, rng: &mut Spli
         }
     }
     probs.last().map_or(0, |&(id, _)| id)
+}
+
+/// Returns the natural-log probability of `token` under the softmax of `logits`.
+fn log_prob(logits: &[f32], token: u32) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&logit| (logit as f64 - max).exp()).sum();
+    logits[token as usize] as f64 - max - sum.ln()
 }
 
 /// Returns the index of the largest logit, the lowest index on ties.
