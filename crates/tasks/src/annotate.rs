@@ -24,12 +24,17 @@ pub enum Verdict {
     /// differ from what a fully correct trace has here: a consequence, not a new error.
     Propagated,
     /// A new error of the given kind.
-    Wrong { kind: String, detail: String },
+    Wrong {
+        kind: String,
+        detail: String,
+    },
     Unparseable,
     /// A recognition phrase. `follows` is the index (into
     /// [`Annotation::steps`]) of the line right before it, if any; when that
     /// line is a step, the recognition retracts it.
-    Recognition { follows: Option<usize> },
+    Recognition {
+        follows: Option<usize>,
+    },
 }
 
 impl Verdict {

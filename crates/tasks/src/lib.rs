@@ -129,8 +129,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn new(task: &dyn Task) -> Self {
-        let kinds: Vec<(String, usize)> =
-            task.error_kinds().iter().map(|kind| (kind.name.to_string(), 0)).collect();
+        let kinds: Vec<(String, usize)> = task.error_kinds().iter().map(|kind| (kind.name.to_string(), 0)).collect();
         Self { error_kinds: kinds.clone(), first_error_kinds: kinds, ..Self::default() }
     }
 
@@ -175,13 +174,7 @@ impl fmt::Display for Summary {
     /// Renders the summary as a plain-text table.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "records            {:>8}", self.records)?;
-        writeln!(
-            f,
-            "accuracy           {:>8.4}  ({}/{})",
-            self.accuracy(),
-            self.correct_answers,
-            self.records
-        )?;
+        writeln!(f, "accuracy           {:>8.4}  ({}/{})", self.accuracy(), self.correct_answers, self.records)?;
         writeln!(f, "steps              {:>8}", self.steps)?;
         writeln!(f, "  correct          {:>8}", self.correct_steps)?;
         writeln!(f, "  propagated       {:>8}", self.propagated_steps)?;
@@ -189,7 +182,8 @@ impl fmt::Display for Summary {
         writeln!(f, "unparseable lines  {:>8}", self.unparseable_lines)?;
         writeln!(f, "recognitions       {:>8}", self.recognitions)?;
         writeln!(f, "error kind               wrong steps  first errors")?;
-        for ((kind, wrong), (_, first)) in self.error_kinds.iter().zip(&self.first_error_kinds) {
+        for (kind, wrong) in &self.error_kinds {
+            let first = self.first_error_kinds.iter().find(|(name, _)| name == kind).map_or(0, |(_, n)| *n);
             writeln!(f, "  {kind:<22} {wrong:>12} {first:>13}")?;
         }
         Ok(())

@@ -19,9 +19,9 @@
 //! answer=1692
 //! ```
 //!
-//! The verifier walks the same sequence over the lines as written: each line is
-//! checked against the problem and the lines before it, so a line that copies
-//! an earlier wrong value correctly is a propagated consequence, not a new error.
+//! The verifier walks the same sequence over the lines as written. Each line is
+//! checked against the problem and the lines before it, so a line that uses an
+//! earlier wrong value correctly is a propagated consequence, not a new error.
 
 use std::collections::HashMap;
 
@@ -32,11 +32,7 @@ use crate::{Annotation, ErrorKind, Problem, Rng, Task, TaskError, item_seed};
 
 /// The multiplication error taxonomy, in report order.
 pub const ERROR_KINDS: &[ErrorKind] = &[
-    ErrorKind {
-        name: "product_digit",
-        description: "a digit product plus carry computed wrongly",
-        synthetic: true,
-    },
+    ErrorKind { name: "product_digit", description: "a digit product plus carry computed wrongly", synthetic: true },
     ErrorKind {
         name: "carry",
         description: "a product step's carry-in differs from the carry of the step before \
@@ -59,11 +55,7 @@ pub const ERROR_KINDS: &[ErrorKind] = &[
                       the digits its steps wrote",
         synthetic: true,
     },
-    ErrorKind {
-        name: "add_digit",
-        description: "a column sum computed wrongly",
-        synthetic: true,
-    },
+    ErrorKind { name: "add_digit", description: "a column sum computed wrongly", synthetic: true },
     ErrorKind {
         name: "add_carry",
         description: "an addition step's carry-in differs from the carry of the column before",
@@ -74,21 +66,13 @@ pub const ERROR_KINDS: &[ErrorKind] = &[
         description: "a step written where an earlier step is still due",
         synthetic: true,
     },
-    ErrorKind {
-        name: "repeated_step",
-        description: "a step that was already done, written again",
-        synthetic: true,
-    },
+    ErrorKind { name: "repeated_step", description: "a step that was already done, written again", synthetic: true },
     ErrorKind {
         name: "final_answer",
         description: "an answer line that differs from the last running sum",
         synthetic: true,
     },
-    ErrorKind {
-        name: "after_answer",
-        description: "a step written after the answer line",
-        synthetic: false,
-    },
+    ErrorKind { name: "after_answer", description: "a step written after the answer line", synthetic: false },
 ];
 
 /// The `mult-AxB` task.
@@ -102,10 +86,7 @@ pub struct Multiplication {
 impl Multiplication {
     /// Builds the task from the part of its name after `mult-`, such as `4x4`.
     pub fn from_spec(name: &str, spec: &str) -> Result<Self, TaskError> {
-        let invalid = |reason: &str| TaskError::InvalidTaskName {
-            name: name.to_string(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| TaskError::InvalidTaskName { name: name.to_string(), reason: reason.to_string() };
         let (a, b) = spec
             .split_once('x')
             .ok_or_else(|| invalid("expected mult-AxB with digit counts A and B, e.g. mult-4x4"))?;
@@ -170,13 +151,23 @@ struct MultFields {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Slot {
     /// Product step: digit `j` of b times digit `i` of a (both from the right).
-    Product { j: usize, i: usize },
+    Product {
+        j: usize,
+        i: usize,
+    },
     /// Partial product line `p{j+1}`.
-    Partial { j: usize },
+    Partial {
+        j: usize,
+    },
     /// Addition step: column `k` of running sum `m` (adding partial product `m + 1`).
-    Add { m: usize, k: usize },
+    Add {
+        m: usize,
+        k: usize,
+    },
     /// Running-sum line `s{m}`.
-    Sum { m: usize },
+    Sum {
+        m: usize,
+    },
     Answer,
     Done,
 }
@@ -212,11 +203,7 @@ impl Line {
                 let (label, digits) = rest.split_once('=')?;
                 let label = small_number(label, 2)? as usize;
                 let digits = number_text(digits)?;
-                return Some(if is_partial {
-                    Line::Partial { label, digits }
-                } else {
-                    Line::Sum { label, digits }
-                });
+                return Some(if is_partial { Line::Partial { label, digits } } else { Line::Sum { label, digits } });
             }
         }
         let (left, value) = text.split_once('=')?;
@@ -305,14 +292,8 @@ pub struct MultProblem {
 impl MultProblem {
     pub fn new(a: u64, b: u64) -> Self {
         let digits = |n: u64| n.to_string().bytes().rev().map(|d| d - b'0').collect::<Vec<u8>>();
-        let mut problem = Self {
-            a,
-            b,
-            a_digits: digits(a),
-            b_digits: digits(b),
-            golden: Vec::new(),
-            truth: HashMap::new(),
-        };
+        let mut problem =
+            Self { a, b, a_digits: digits(a), b_digits: digits(b), golden: Vec::new(), truth: HashMap::new() };
         problem.golden = problem.solve();
         problem.truth = problem.golden.iter().cloned().collect();
         problem
@@ -837,8 +818,7 @@ impl MultProblem {
             Slot::Add { m, k } => (k, Box::new(move |k| Slot::Add { m, k })),
             _ => return None,
         };
-        let taken: Vec<(u8, u8)> =
-            (0..=index + 1).filter_map(|n| self.operands(state, group_slot(n))).collect();
+        let taken: Vec<(u8, u8)> = (0..=index + 1).filter_map(|n| self.operands(state, group_slot(n))).collect();
 
         let mut options: Vec<(u8, u8)> = Vec::new();
         let (left_pool, right_pool): (Vec<u8>, Vec<u8>) = match slot {
@@ -868,5 +848,102 @@ impl MultProblem {
             _ => l + r + carry,
         };
         Some(rebuild(line, l, r, carry, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DEFAULT_RECOGNITION;
+
+    fn verdicts(problem: &MultProblem, lines: &[&str]) -> Vec<Option<String>> {
+        let annotation = problem.annotate(&lines.join("\n"), DEFAULT_RECOGNITION);
+        annotation
+            .steps
+            .iter()
+            .map(|step| match &step.verdict {
+                Verdict::Correct => None,
+                Verdict::Propagated => Some("propagated".to_string()),
+                other => other.error_kind().map(str::to_string).or(Some(format!("{other:?}"))),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn golden_trace_of_83_times_46() {
+        let problem = MultProblem::new(83, 46);
+        let expected = [
+            "6*3+0=18",
+            "6*8+1=49",
+            "p1=498",
+            "4*3+0=12",
+            "4*8+1=33",
+            "p2=3320",
+            "8+0+0=08",
+            "9+2+0=11",
+            "4+3+1=08",
+            "0+3+0=03",
+            "s1=3818",
+            "answer=3818",
+        ];
+        assert_eq!(problem.golden_steps(), expected);
+        assert_eq!(83 * 46, 3818);
+    }
+
+    #[test]
+    fn dropped_carry_then_consistent_lines_are_propagated() {
+        let problem = MultProblem::new(83, 46);
+        let lines = ["6*3+0=18", "6*8+0=48", "p1=488", "4*3+0=12", "4*8+1=33", "p2=3320"];
+        let expected = [None, Some("carry"), Some("propagated"), None, None, None];
+        let expected: Vec<Option<String>> = expected.iter().map(|k| k.map(str::to_string)).collect();
+        assert_eq!(verdicts(&problem, &lines), expected);
+    }
+
+    #[test]
+    fn hand_written_errors_get_their_kinds() {
+        let problem = MultProblem::new(83, 46);
+        let prefix = ["6*3+0=18", "6*8+1=49", "p1=498", "4*3+0=12", "4*8+1=33"];
+        let cases = [
+            ("p2=332", "shift"),
+            ("p2=33200", "shift"),
+            ("p2=3220", "summary"),
+            ("p1=3320", "summary"),
+            ("4*8+0=32", "repeated_step"),
+            ("answer=3818", "skipped_step"),
+            ("8+0+0=08", "skipped_step"),
+        ];
+        for (line, kind) in cases {
+            let mut lines = prefix.to_vec();
+            lines.push(line);
+            let got = verdicts(&problem, &lines).pop().flatten();
+            assert_eq!(got.as_deref(), Some(kind), "line {line}");
+        }
+        let product_cases = [
+            ("6*3+0=19", "product_digit"),
+            ("6*8+0=48", "skipped_step"),
+            ("6*2+0=12", "operand"),
+            ("6*3+1=19", "carry"),
+        ];
+        for (line, kind) in product_cases {
+            let got = verdicts(&problem, &[line]).pop().flatten();
+            assert_eq!(got.as_deref(), Some(kind), "line {line}");
+        }
+        let dropped = verdicts(&problem, &prefix[..4].iter().copied().chain(["4*8+0=32"]).collect::<Vec<_>>());
+        assert_eq!(dropped.last().cloned().flatten().as_deref(), Some("carry"));
+        let repeated = verdicts(&problem, &["6*3+0=18", "6*8+1=49", "6*8+1=49"]).pop().flatten();
+        assert_eq!(repeated.as_deref(), Some("repeated_step"));
+        let after = verdicts(&problem, &[&problem.golden_steps().join("\n"), "6*3+0=18"]).pop().flatten();
+        assert_eq!(after.as_deref(), Some("after_answer"));
+    }
+
+    #[test]
+    fn wrong_answer_line_scores_zero() {
+        let problem = MultProblem::new(83, 46);
+        let mut lines = problem.golden_steps();
+        lines.pop();
+        lines.push("answer=3881".to_string());
+        let annotation = problem.annotate(&lines.join("\n"), DEFAULT_RECOGNITION);
+        assert_eq!(annotation.score, 0.0);
+        assert_eq!(annotation.first_error.unwrap().kind, "final_answer");
     }
 }

@@ -75,11 +75,7 @@ impl Rng {
 
     /// Picks one element, or `None` from an empty slice.
     pub fn choose<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() {
-            None
-        } else {
-            Some(&items[self.below(items.len() as u64) as usize])
-        }
+        if items.is_empty() { None } else { Some(&items[self.below(items.len() as u64) as usize]) }
     }
 }
 

@@ -14,7 +14,8 @@ fn item_count(task: &str) -> u64 {
     }
 }
 
-const TASKS: &[&str] = &["mult-1x1", "mult-2x2", "mult-3x1", "mult-3x3", "mult-4x4", "mult-2x5", "sudoku-4x4", "sudoku-9x9"];
+const TASKS: &[&str] =
+    &["mult-1x1", "mult-2x2", "mult-3x1", "mult-3x3", "mult-4x4", "mult-2x5", "sudoku-4x4", "sudoku-9x9"];
 
 fn problem(task: &dyn Task, seed: u64, index: u64) -> Box<dyn Problem> {
     task.generate(seed, index).unwrap_or_else(|err| panic!("{err}"))
@@ -150,4 +151,81 @@ fn recognition_lines_are_their_own_role() {
     assert_eq!(roles, [LineRole::Recognition, LineRole::Unreadable, LineRole::Recognition]);
     assert_eq!(annotation.steps[0].verdict, Verdict::Recognition { follows: None });
     assert_eq!(annotation.steps[2].verdict, Verdict::Recognition { follows: Some(1) });
+}
+
+mod arbitrary_output {
+    use proptest::prelude::*;
+    use selfcorrect_tasks::{DEFAULT_RECOGNITION, Rng, task_by_name};
+
+    /// Golden lines with characters inserted, deleted or replaced, mixed with
+    /// recognition phrases and random text: what a half-trained model writes.
+    fn mutated_trace(task: &str, index: u64, edits: &[(usize, usize, char)]) -> String {
+        let task = task_by_name(task).unwrap();
+        let problem = task.generate(0, index).unwrap();
+        let mut text: Vec<char> = problem.golden_steps().join("\n").chars().collect();
+        for &(kind, position, ch) in edits {
+            let at = position % (text.len() + 1);
+            match kind % 4 {
+                0 => text.insert(at, ch),
+                1 if at < text.len() => {
+                    text.remove(at);
+                }
+                2 if at < text.len() => text[at] = ch,
+                _ => text.splice(at..at, format!("\n{DEFAULT_RECOGNITION}\n").chars()).for_each(drop),
+            }
+        }
+        text.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn annotate_never_panics_on_random_text(text in "\\PC{0,400}", index in 0u64..50) {
+            for name in ["mult-3x2", "sudoku-4x4", "sudoku-9x9"] {
+                let task = task_by_name(name).unwrap();
+                let problem = task.generate(1, index % 5).unwrap();
+                let annotation = problem.annotate(&text, DEFAULT_RECOGNITION);
+                prop_assert!(annotation.score == 0.0 || annotation.score == 1.0);
+            }
+        }
+
+        #[test]
+        fn annotate_never_panics_on_mutated_traces(
+            index in 0u64..200,
+            edits in prop::collection::vec((0usize..4, 0usize..2000, prop::char::range('!', '~')), 0..12),
+        ) {
+            for name in ["mult-4x4", "mult-2x3", "sudoku-4x4"] {
+                let text = mutated_trace(name, index, &edits);
+                let task = task_by_name(name).unwrap();
+                let problem = task.generate(0, index).unwrap();
+                let annotation = problem.annotate(&text, DEFAULT_RECOGNITION);
+                let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+                prop_assert_eq!(annotation.steps.len(), lines);
+            }
+        }
+    }
+
+    /// Random well-formed lines of every shape in random order reach every
+    /// branch of the multiplication state machine.
+    #[test]
+    fn annotate_never_panics_on_shuffled_lines() {
+        let mut rng = Rng::new(17);
+        for name in ["mult-3x3", "mult-1x2", "sudoku-4x4"] {
+            let task = task_by_name(name).unwrap();
+            for index in 0..300 {
+                let problem = task.generate(2, index).unwrap();
+                let mut lines = problem.golden_steps();
+                for position in 0..lines.len() {
+                    if let Some(wrong) = problem.corrupt_step(position, "operand", &mut rng) {
+                        lines.push(wrong);
+                    }
+                }
+                rng.shuffle(&mut lines);
+                lines.truncate(1 + rng.below(lines.len() as u64) as usize);
+                let annotation = problem.annotate(&lines.join("\n"), DEFAULT_RECOGNITION);
+                assert_eq!(annotation.steps.len(), lines.len());
+            }
+        }
+    }
 }

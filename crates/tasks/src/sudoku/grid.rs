@@ -343,10 +343,8 @@ mod tests {
     #[test]
     fn known_hard_9x9_is_unique_but_not_singles_solvable() {
         // Arto Inkala's 2012 puzzle, published as needing far more than singles.
-        let grid = Grid::parse(
-            "8..........36......7..9.2...5...7.......457.....1...3...1....68..85...1..9....4..",
-        )
-        .unwrap();
+        let grid =
+            Grid::parse("8..........36......7..9.2...5...7.......457.....1...3...1....68..85...1..9....4..").unwrap();
         assert_eq!(grid.count_solutions(2), 1);
         assert!(!grid.singles_solvable());
     }

@@ -46,11 +46,7 @@ pub const ERROR_KINDS: &[ErrorKind] = &[
         description: "a digit written into a cell that is already filled",
         synthetic: true,
     },
-    ErrorKind {
-        name: "malformed_cell",
-        description: "a cell reference outside the grid",
-        synthetic: true,
-    },
+    ErrorKind { name: "malformed_cell", description: "a cell reference outside the grid", synthetic: true },
     ErrorKind {
         name: "wrong_candidates",
         description: "a valid naked single whose stated candidate set is wrong",
@@ -61,11 +57,7 @@ pub const ERROR_KINDS: &[ErrorKind] = &[
         description: "an answer grid that differs from the board as filled",
         synthetic: true,
     },
-    ErrorKind {
-        name: "after_answer",
-        description: "a step written after the answer line",
-        synthetic: false,
-    },
+    ErrorKind { name: "after_answer", description: "a step written after the answer line", synthetic: false },
 ];
 
 /// Default givens per size: about half the cells for 4x4, as in the published
@@ -122,10 +114,7 @@ impl Sudoku {
     pub fn puzzle(&self, text: &str) -> Result<SudokuProblem, TaskError> {
         let grid = Grid::parse(text)?;
         if grid.size != self.size {
-            return Err(TaskError::InvalidPuzzle(format!(
-                "a {0}x{0} puzzle given to task {1}",
-                grid.size, self.name
-            )));
+            return Err(TaskError::InvalidPuzzle(format!("a {0}x{0} puzzle given to task {1}", grid.size, self.name)));
         }
         SudokuProblem::new(grid)
     }
@@ -142,8 +131,8 @@ impl Task for Sudoku {
 
     fn generate(&self, seed: u64, index: u64) -> Result<Box<dyn Problem>, TaskError> {
         let mut rng = Rng::new(item_seed(&self.name, seed, index));
-        let (puzzle, _) = generate(self.size, self.givens, &mut rng, GENERATION_ATTEMPTS).ok_or_else(|| {
-            TaskError::Generation {
+        let (puzzle, _) =
+            generate(self.size, self.givens, &mut rng, GENERATION_ATTEMPTS).ok_or_else(|| TaskError::Generation {
                 task: self.name.clone(),
                 seed,
                 index,
@@ -152,18 +141,16 @@ impl Task for Sudoku {
                      use more givens",
                     self.givens
                 ),
-            }
-        })?;
+            })?;
         Ok(Box::new(SudokuProblem::new(puzzle)?))
     }
 
     fn load(&self, problem: &serde_json::Value) -> Result<Box<dyn Problem>, TaskError> {
-        let fields: SudokuFields = serde_json::from_value(problem.clone()).map_err(|err| {
-            TaskError::InvalidProblem {
+        let fields: SudokuFields =
+            serde_json::from_value(problem.clone()).map_err(|err| TaskError::InvalidProblem {
                 task: self.name.clone(),
                 reason: format!("expected {{\"puzzle\": \"16 or 81 characters\"}}: {err}"),
-            }
-        })?;
+            })?;
         Ok(Box::new(self.puzzle(&fields.puzzle)?))
     }
 }
@@ -218,10 +205,8 @@ impl SudokuProblem {
     }
 
     fn render_step(&self, row: &str, col: &str, candidates: DigitMask, digit: u8) -> String {
-        let set: String = (1..=self.size() as u8)
-            .filter(|d| candidates & (1 << d) != 0)
-            .map(|d| char::from(b'0' + d))
-            .collect();
+        let set: String =
+            (1..=self.size() as u8).filter(|d| candidates & (1 << d) != 0).map(|d| char::from(b'0' + d)).collect();
         format!("r{row}c{col}{{{set}}}={digit}")
     }
 
@@ -327,12 +312,12 @@ impl StepVerifier for SudokuProblem {
     }
 
     fn check_line(&self, state: &SudokuState, text: &str) -> Checked<SudokuState> {
-        let unreadable = Checked { role: LineRole::Unreadable, verdict: Verdict::Unparseable, state: None, answer: None };
+        let unreadable =
+            Checked { role: LineRole::Unreadable, verdict: Verdict::Unparseable, state: None, answer: None };
 
         if let Some(digits) = text.strip_prefix("answer=") {
             let size = self.size();
-            let valid = digits.len() == size * size
-                && digits.bytes().all(|b| (b'1'..=b'0' + size as u8).contains(&b));
+            let valid = digits.len() == size * size && digits.bytes().all(|b| (b'1'..=b'0' + size as u8).contains(&b));
             if !valid {
                 return unreadable;
             }
@@ -411,10 +396,8 @@ impl Problem for SudokuProblem {
                 return None;
             }
             let mut cells = self.solution.cells.clone();
-            let pairs: Vec<(usize, usize)> = (0..cells.len() - 1)
-                .filter(|&c| cells[c] != cells[c + 1])
-                .map(|c| (c, c + 1))
-                .collect();
+            let pairs: Vec<(usize, usize)> =
+                (0..cells.len() - 1).filter(|&c| cells[c] != cells[c + 1]).map(|c| (c, c + 1)).collect();
             let &(a, b) = rng.choose(&pairs)?;
             cells.swap(a, b);
             let line: String = cells.iter().map(|&d| char::from(b'0' + d)).collect();
@@ -423,9 +406,8 @@ impl Problem for SudokuProblem {
         let &(cell, digit) = self.placements.get(position)?;
         let board = self.board_before(position);
         let single = |d: u8| 1 << d;
-        let empty_with_choice: Vec<usize> = (0..board.cells.len())
-            .filter(|&c| board.cells[c] == 0 && board.candidates(c).count_ones() > 1)
-            .collect();
+        let empty_with_choice: Vec<usize> =
+            (0..board.cells.len()).filter(|&c| board.cells[c] == 0 && board.candidates(c).count_ones() > 1).collect();
 
         let step = match kind {
             "invalid_move" => {
@@ -442,9 +424,8 @@ impl Problem for SudokuProblem {
             "wrong_digit" => {
                 let &other = rng.choose(&empty_with_choice)?;
                 let mask = board.candidates(other);
-                let options: Vec<u8> = (1..=size as u8)
-                    .filter(|&d| mask & (1 << d) != 0 && d != self.solution.cells[other])
-                    .collect();
+                let options: Vec<u8> =
+                    (1..=size as u8).filter(|&d| mask & (1 << d) != 0 && d != self.solution.cells[other]).collect();
                 let wrong = *rng.choose(&options)?;
                 self.render_placement(other, single(wrong), wrong)
             }
@@ -456,7 +437,8 @@ impl Problem for SudokuProblem {
             "malformed_cell" => {
                 let (row, col) = ((cell / size + 1).to_string(), (cell % size + 1).to_string());
                 let outside = (size + 1).to_string();
-                let options = [(outside.clone(), col.clone()), (row.clone(), outside), ("0".into(), col), (row, "0".into())];
+                let options =
+                    [(outside.clone(), col.clone()), (row.clone(), outside), ("0".into(), col), (row, "0".into())];
                 let (row, col) = rng.choose(&options)?.clone();
                 self.render_step(&row, &col, single(digit), digit)
             }

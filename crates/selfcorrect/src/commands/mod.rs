@@ -1,0 +1,3 @@
+pub mod check;
+pub mod generate;
+pub mod show;
