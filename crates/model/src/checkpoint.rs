@@ -28,63 +28,43 @@ pub const CONFIG_FILE: &str = "config.json";
 /// was configured otherwise). The safetensors metadata carries `format: pt`, which Hugging Face
 /// `transformers` expects.
 pub fn save(model: &Transformer, dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|source| ModelError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    fs::create_dir_all(dir).map_err(|source| ModelError::Io { path: dir.to_path_buf(), source })?;
     let weights_path = dir.join(WEIGHTS_FILE);
 
     let weights = named_weights(model);
     let mut views = Vec::with_capacity(weights.len());
     for (key, data) in &weights {
-        let dtype =
-            safetensors_dtype(data.dtype()).ok_or_else(|| ModelError::UnsupportedDtype {
-                key: key.clone(),
-                path: weights_path.clone(),
-                dtype: format!("{:?}", data.dtype()),
-            })?;
+        let dtype = safetensors_dtype(data.dtype()).ok_or_else(|| ModelError::UnsupportedDtype {
+            key: key.clone(),
+            path: weights_path.clone(),
+            dtype: format!("{:?}", data.dtype()),
+        })?;
         // NOTE: safetensors is little-endian and `TensorData` bytes are native-endian, so this
         // is correct on little-endian hosts only (x86-64, AArch64).
-        let view =
-            TensorView::new(dtype, data.shape().to_vec(), data.as_bytes()).map_err(|error| {
-                ModelError::SaveFailed {
-                    path: weights_path.clone(),
-                    reason: format!("tensor `{key}`: {error}"),
-                }
-            })?;
+        let view = TensorView::new(dtype, data.shape().to_vec(), data.as_bytes()).map_err(|error| {
+            ModelError::SaveFailed { path: weights_path.clone(), reason: format!("tensor `{key}`: {error}") }
+        })?;
         views.push((key.clone(), view));
     }
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    let bytes =
-        safetensors::serialize(views, Some(metadata)).map_err(|error| ModelError::SaveFailed {
-            path: weights_path.clone(),
-            reason: error.to_string(),
-        })?;
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|error| ModelError::SaveFailed { path: weights_path.clone(), reason: error.to_string() })?;
     write_atomic(&weights_path, &bytes)?;
 
     // `torch_dtype` names the dtype the weights were saved in.
     let config_path = dir.join(CONFIG_FILE);
     let mut config = model.config().to_model_config();
-    config.torch_dtype = weights
-        .first()
-        .and_then(|(_, data)| torch_dtype(data.dtype()))
-        .map(str::to_string);
-    let json = serde_json::to_string_pretty(&config).map_err(|source| ModelError::ConfigJson {
-        path: config_path.clone(),
-        source,
-    })?;
+    config.torch_dtype = weights.first().and_then(|(_, data)| torch_dtype(data.dtype())).map(str::to_string);
+    let json = serde_json::to_string_pretty(&config)
+        .map_err(|source| ModelError::ConfigJson { path: config_path.clone(), source })?;
     write_atomic(&config_path, json.as_bytes())
 }
 
 /// Reads and validates `config.json` from a checkpoint directory.
 pub fn load_config(dir: &Path) -> Result<ResolvedConfig> {
     let path = dir.join(CONFIG_FILE);
-    let json = fs::read_to_string(&path).map_err(|source| ModelError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let config =
-        ModelConfig::from_json(&json).map_err(|source| ModelError::ConfigJson { path, source })?;
+    let json = fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+    let config = ModelConfig::from_json(&json).map_err(|source| ModelError::ConfigJson { path, source })?;
     config.validate()
 }
 
@@ -98,15 +78,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<Transformer> {
     let config = load_config(dir)?;
 
     let path = dir.join(WEIGHTS_FILE);
-    let bytes = fs::read(&path).map_err(|source| ModelError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let tensors =
-        SafeTensors::deserialize(&bytes).map_err(|error| ModelError::CorruptCheckpoint {
-            path: path.clone(),
-            reason: error.to_string(),
-        })?;
+    let bytes = fs::read(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|error| ModelError::CorruptCheckpoint { path: path.clone(), reason: error.to_string() })?;
 
     let mut source = SafetensorsSource { tensors, path };
     Transformer::from_weights(&config, &mut source, device)
@@ -121,14 +95,12 @@ struct SafetensorsSource<'data> {
 impl WeightSource for SafetensorsSource<'_> {
     fn tensor(&mut self, key: &str, shape: &[usize], _init: Init) -> Result<TensorData> {
         let view = self.tensors.tensor(key).map_err(|error| match error {
-            SafeTensorError::TensorNotFound(_) => ModelError::MissingTensor {
-                key: key.to_string(),
-                path: self.path.clone(),
-            },
-            other => ModelError::CorruptCheckpoint {
-                path: self.path.clone(),
-                reason: format!("tensor `{key}`: {other}"),
-            },
+            SafeTensorError::TensorNotFound(_) => {
+                ModelError::MissingTensor { key: key.to_string(), path: self.path.clone() }
+            }
+            other => {
+                ModelError::CorruptCheckpoint { path: self.path.clone(), reason: format!("tensor `{key}`: {other}") }
+            }
         })?;
 
         if view.shape() != shape {
@@ -145,12 +117,9 @@ impl WeightSource for SafetensorsSource<'_> {
             dtype: format!("{:?}", view.dtype()),
         })?;
 
-        TensorData::try_from_bytes_vec(view.data().to_vec(), shape.to_vec(), dtype).map_err(
-            |error| ModelError::CorruptCheckpoint {
-                path: self.path.clone(),
-                reason: format!("tensor `{key}`: {error:?}"),
-            },
-        )
+        TensorData::try_from_bytes_vec(view.data().to_vec(), shape.to_vec(), dtype).map_err(|error| {
+            ModelError::CorruptCheckpoint { path: self.path.clone(), reason: format!("tensor `{key}`: {error:?}") }
+        })
     }
 }
 
@@ -186,14 +155,9 @@ fn burn_dtype(dtype: Dtype) -> Option<DType> {
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it to `path`.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let file_name = path.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
     let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let io_error = |source| ModelError::Io {
-        path: temporary.clone(),
-        source,
-    };
+    let io_error = |source| ModelError::Io { path: temporary.clone(), source };
 
     let written = fs::File::create(&temporary)
         .and_then(|mut file| {

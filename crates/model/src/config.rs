@@ -48,14 +48,13 @@ impl Family {
     }
 
     fn from_model_type(model_type: &str) -> Result<Self> {
-        Family::ALL
-            .into_iter()
-            .find(|family| family.model_type() == model_type)
-            .ok_or_else(|| ModelError::InvalidConfig {
+        Family::ALL.into_iter().find(|family| family.model_type() == model_type).ok_or_else(|| {
+            ModelError::InvalidConfig {
                 field: "model_type",
                 value: format!("{model_type:?}"),
                 allowed: "one of \"llama\", \"qwen2\", \"gemma\"".to_string(),
-            })
+            }
+        })
     }
 
     fn default_tie_word_embeddings(self) -> bool {
@@ -163,11 +162,7 @@ pub struct ResolvedConfig {
 }
 
 fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> ModelError {
-    ModelError::InvalidConfig {
-        field,
-        value: value.to_string(),
-        allowed: allowed.to_string(),
-    }
+    ModelError::InvalidConfig { field, value: value.to_string(), allowed: allowed.to_string() }
 }
 
 fn check_dimension(field: &'static str, value: usize) -> Result<usize> {
@@ -193,14 +188,9 @@ impl ModelConfig {
         let vocab_size = check_dimension("vocab_size", self.vocab_size)?;
         let hidden_size = check_dimension("hidden_size", self.hidden_size)?;
         let intermediate_size = check_dimension("intermediate_size", self.intermediate_size)?;
-        let max_position_embeddings =
-            check_dimension("max_position_embeddings", self.max_position_embeddings)?;
+        let max_position_embeddings = check_dimension("max_position_embeddings", self.max_position_embeddings)?;
         if !(1..=MAX_LAYERS).contains(&self.num_hidden_layers) {
-            return Err(invalid(
-                "num_hidden_layers",
-                self.num_hidden_layers,
-                format!("1 to {MAX_LAYERS}"),
-            ));
+            return Err(invalid("num_hidden_layers", self.num_hidden_layers, format!("1 to {MAX_LAYERS}")));
         }
 
         // Attention heads: every query head group shares one key/value head.
@@ -225,58 +215,32 @@ impl ModelConfig {
                 return Err(invalid(
                     "hidden_size",
                     hidden_size,
-                    format!(
-                        "a multiple of num_attention_heads ({num_attention_heads}) when head_dim is absent"
-                    ),
+                    format!("a multiple of num_attention_heads ({num_attention_heads}) when head_dim is absent"),
                 ));
             }
         };
         if head_dim < 2 || head_dim % 2 != 0 || head_dim > MAX_DIMENSION {
-            return Err(invalid(
-                "head_dim",
-                head_dim,
-                format!("an even number from 2 to {MAX_DIMENSION}"),
-            ));
+            return Err(invalid("head_dim", head_dim, format!("an even number from 2 to {MAX_DIMENSION}")));
         }
 
         if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0 && self.rms_norm_eps < 1.0) {
-            return Err(invalid(
-                "rms_norm_eps",
-                self.rms_norm_eps,
-                "a number in (0, 1)",
-            ));
+            return Err(invalid("rms_norm_eps", self.rms_norm_eps, "a number in (0, 1)"));
         }
         if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
-            return Err(invalid(
-                "rope_theta",
-                self.rope_theta,
-                "a finite number above 1",
-            ));
+            return Err(invalid("rope_theta", self.rope_theta, "a finite number above 1"));
         }
 
         // Options that change the computation in ways this crate does not implement.
         if let Some(rope_scaling) = &self.rope_scaling
             && !rope_scaling.is_null()
         {
-            return Err(invalid(
-                "rope_scaling",
-                rope_scaling,
-                "null (RoPE scaling is not implemented)",
-            ));
+            return Err(invalid("rope_scaling", rope_scaling, "null (RoPE scaling is not implemented)"));
         }
         if self.use_sliding_window == Some(true) {
-            return Err(invalid(
-                "use_sliding_window",
-                true,
-                "false (sliding-window attention is not implemented)",
-            ));
+            return Err(invalid("use_sliding_window", true, "false (sliding-window attention is not implemented)"));
         }
         if self.mlp_bias == Some(true) {
-            return Err(invalid(
-                "mlp_bias",
-                true,
-                "false (MLP biases are not implemented)",
-            ));
+            return Err(invalid("mlp_bias", true, "false (MLP biases are not implemented)"));
         }
 
         let activation = self.resolve_activation(family)?;
@@ -298,9 +262,7 @@ impl ModelConfig {
             max_position_embeddings,
             rms_norm_eps: self.rms_norm_eps,
             rope_theta: self.rope_theta,
-            tie_word_embeddings: self
-                .tie_word_embeddings
-                .unwrap_or(family.default_tie_word_embeddings()),
+            tie_word_embeddings: self.tie_word_embeddings.unwrap_or(family.default_tie_word_embeddings()),
             activation,
             qkv_bias,
             o_bias,
@@ -319,11 +281,7 @@ impl ModelConfig {
             // Hugging Face runs Gemma with the tanh approximation even where an older config
             // names exact "gelu".
             (Family::Gemma, "gelu") => Ok(Activation::GeluTanh),
-            _ => Err(invalid(
-                field,
-                format!("{name:?}"),
-                "\"silu\" or \"gelu_pytorch_tanh\" (or \"gelu\" for gemma)",
-            )),
+            _ => Err(invalid(field, format!("{name:?}"), "\"silu\" or \"gelu_pytorch_tanh\" (or \"gelu\" for gemma)")),
         }
     }
 }
@@ -396,11 +354,7 @@ impl ResolvedConfig {
         let layer = attention + mlp + norms;
 
         let embeddings = vocab * d;
-        let lm_head = if self.tie_word_embeddings {
-            0
-        } else {
-            vocab * d
-        };
+        let lm_head = if self.tie_word_embeddings { 0 } else { vocab * d };
         embeddings + self.num_hidden_layers as u64 * layer + d + lm_head
     }
 }

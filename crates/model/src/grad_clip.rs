@@ -21,11 +21,7 @@ const NORM_EPS: f64 = 1e-6;
 ///
 /// Fails when `max_norm` is not a positive finite number, or when the norm is NaN or infinite
 /// (the caller should then skip the optimiser step).
-pub fn clip_grad_norm<M: Module>(
-    module: &M,
-    grads: GradientsParams,
-    max_norm: f64,
-) -> Result<(GradientsParams, f64)> {
+pub fn clip_grad_norm<M: Module>(module: &M, grads: GradientsParams, max_norm: f64) -> Result<(GradientsParams, f64)> {
     if !(max_norm.is_finite() && max_norm > 0.0) {
         return Err(ModelError::InvalidConfig {
             field: "max_norm",
@@ -42,10 +38,7 @@ pub fn clip_grad_norm<M: Module>(
         return Ok((grads, norm));
     }
 
-    let mut scaler = GradScaler {
-        grads,
-        scale: max_norm / (norm + NORM_EPS),
-    };
+    let mut scaler = GradScaler { grads, scale: max_norm / (norm + NORM_EPS) };
     module.visit(&mut scaler);
     Ok((scaler.grads, norm))
 }
@@ -54,9 +47,7 @@ pub fn clip_grad_norm<M: Module>(
 pub fn global_grad_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
     let mut summer = SquareSummer { grads, total: None };
     module.visit(&mut summer);
-    summer
-        .total
-        .map_or(0.0, |total| total.into_scalar::<f64>().sqrt())
+    summer.total.map_or(0.0, |total| total.into_scalar::<f64>().sqrt())
 }
 
 struct SquareSummer<'a> {

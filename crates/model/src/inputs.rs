@@ -42,39 +42,24 @@ pub(crate) fn check_inputs(
         && offset > 0
         && cached_batch != batch
     {
-        return invalid(
-            "input_ids",
-            format!("batch {batch} differs from the cached batch {cached_batch}"),
-        );
+        return invalid("input_ids", format!("batch {batch} differs from the cached batch {cached_batch}"));
     }
 
     let (min_id, max_id) = int_range(input_ids);
     if min_id < 0 || max_id >= config.vocab_size as i64 {
-        return invalid(
-            "input_ids",
-            format!(
-                "token ids span {min_id}..={max_id}, expected 0..{}",
-                config.vocab_size
-            ),
-        );
+        return invalid("input_ids", format!("token ids span {min_id}..={max_id}, expected 0..{}", config.vocab_size));
     }
 
     if let Some(mask) = attention_mask {
         if mask.dims() != [batch, seq] {
             return invalid(
                 "attention_mask",
-                format!(
-                    "shape {:?} differs from input_ids [{batch}, {seq}]",
-                    mask.dims()
-                ),
+                format!("shape {:?} differs from input_ids [{batch}, {seq}]", mask.dims()),
             );
         }
         let (min, max) = int_range(mask);
         if min < 0 || max > 1 {
-            return invalid(
-                "attention_mask",
-                format!("values span {min}..={max}, expected 0 or 1"),
-            );
+            return invalid("attention_mask", format!("values span {min}..={max}, expected 0 or 1"));
         }
     }
     Ok(())
@@ -91,36 +76,17 @@ pub(crate) fn int_range(tensor: &Tensor<2, Int>) -> (i64, i64) {
 /// (at absolute index `offset + i`) may attend key `j`, [`MASKED_SCORE`] where `j` is in its
 /// future or is padding. Rows repeat `group` times to match the folded query heads of
 /// [`Attention`](crate::transformer::Attention).
-pub(crate) fn attention_mask_bias(
-    key_mask: Tensor<2, Int>,
-    offset: usize,
-    seq: usize,
-    group: usize,
-) -> Tensor<4> {
+pub(crate) fn attention_mask_bias(key_mask: Tensor<2, Int>, offset: usize, seq: usize, group: usize) -> Tensor<4> {
     let device = key_mask.device();
     let [batch, keys] = key_mask.dims();
 
     // (1, 1, seq, keys)
-    let causal: Vec<f32> = (0..seq)
-        .flat_map(|i| {
-            (0..keys).map(move |j| {
-                if j > offset + i {
-                    MASKED_SCORE as f32
-                } else {
-                    0.0
-                }
-            })
-        })
-        .collect();
-    let causal =
-        Tensor::<2>::from_data(TensorData::new(causal, [seq, keys]), &device).unsqueeze::<4>();
+    let causal: Vec<f32> =
+        (0..seq).flat_map(|i| (0..keys).map(move |j| if j > offset + i { MASKED_SCORE as f32 } else { 0.0 })).collect();
+    let causal = Tensor::<2>::from_data(TensorData::new(causal, [seq, keys]), &device).unsqueeze::<4>();
 
     // (batch, 1, 1, keys)
-    let padding = key_mask
-        .equal_elem(0)
-        .float()
-        .mul_scalar(MASKED_SCORE)
-        .reshape([batch, 1, 1, keys]);
+    let padding = key_mask.equal_elem(0).float().mul_scalar(MASKED_SCORE).reshape([batch, 1, 1, keys]);
 
     (causal + padding).repeat_dim(2, group)
 }

@@ -27,10 +27,7 @@ pub struct KvCache {
 impl KvCache {
     /// Creates an empty cache for a model with `num_layers` layers.
     pub fn new(num_layers: usize) -> Self {
-        Self {
-            layers: vec![LayerCache::default(); num_layers],
-            key_mask: None,
-        }
+        Self { layers: vec![LayerCache::default(); num_layers], key_mask: None }
     }
 
     /// Returns the number of cached positions (padding included).

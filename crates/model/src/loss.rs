@@ -52,29 +52,14 @@ pub fn masked_cross_entropy(
     // Target ids are checked by `token_log_probs`, their shape first so that it is reported
     // before the mask's.
     if targets.dims() != [batch, seq] {
-        return invalid(
-            "targets",
-            format!(
-                "shape {:?} differs from logits [{batch}, {seq}, ..]",
-                targets.dims()
-            ),
-        );
+        return invalid("targets", format!("shape {:?} differs from logits [{batch}, {seq}, ..]", targets.dims()));
     }
     if loss_mask.dims() != [batch, seq] {
-        return invalid(
-            "loss_mask",
-            format!(
-                "shape {:?} differs from logits [{batch}, {seq}, ..]",
-                loss_mask.dims()
-            ),
-        );
+        return invalid("loss_mask", format!("shape {:?} differs from logits [{batch}, {seq}, ..]", loss_mask.dims()));
     }
     let (min_mask, max_mask) = int_range(&loss_mask);
     if min_mask < 0 || max_mask > 1 {
-        return invalid(
-            "loss_mask",
-            format!("values span {min_mask}..={max_mask}, expected 0 or 1"),
-        );
+        return invalid("loss_mask", format!("values span {min_mask}..={max_mask}, expected 0 or 1"));
     }
     let count = loss_mask.clone().sum().into_scalar::<i64>() as usize;
 
@@ -91,29 +76,17 @@ pub fn masked_cross_entropy(
 /// Every target must be a valid id in `0..vocab`.
 pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Result<Tensor<2>> {
     let [batch, seq, vocab] = logits.dims();
-    let invalid = |reason: String| {
-        Err(ModelError::InvalidInput {
-            name: "targets",
-            reason,
-        })
-    };
+    let invalid = |reason: String| Err(ModelError::InvalidInput { name: "targets", reason });
 
     if targets.dims() != [batch, seq] {
-        return invalid(format!(
-            "shape {:?} differs from logits [{batch}, {seq}, ..]",
-            targets.dims()
-        ));
+        return invalid(format!("shape {:?} differs from logits [{batch}, {seq}, ..]", targets.dims()));
     }
     let (min_target, max_target) = int_range(&targets);
     if min_target < 0 || max_target >= vocab as i64 {
-        return invalid(format!(
-            "ids span {min_target}..={max_target}, expected 0..{vocab}"
-        ));
+        return invalid(format!("ids span {min_target}..={max_target}, expected 0..{vocab}"));
     }
 
     // (batch, seq, vocab) -> (batch, seq)
     let log_probs = log_softmax(logits, 2);
-    Ok(log_probs
-        .gather(2, targets.reshape([batch, seq, 1]))
-        .reshape([batch, seq]))
+    Ok(log_probs.gather(2, targets.reshape([batch, seq, 1])).reshape([batch, seq]))
 }

@@ -13,9 +13,7 @@ use burn::prelude::*;
 pub fn adamw(config: &AdamWConfig, weight_decay: f32, module: &impl Module) -> ModuleOptimizer {
     let decayed = config.clone().with_weight_decay(weight_decay);
     let undecayed = config.clone().with_weight_decay(0.0);
-    decayed
-        .init()
-        .with_group(no_decay_group(module), undecayed.build(), None)
+    decayed.init().with_group(no_decay_group(module), undecayed.build(), None)
 }
 
 /// Returns the group of `module`'s rank-1 parameters: norm scales and biases.

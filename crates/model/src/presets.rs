@@ -94,13 +94,10 @@ impl FromStr for Preset {
     type Err = ModelError;
 
     fn from_str(name: &str) -> Result<Self> {
-        Preset::ALL
-            .into_iter()
-            .find(|preset| preset.name() == name)
-            .ok_or_else(|| ModelError::InvalidConfig {
-                field: "preset",
-                value: format!("{name:?}"),
-                allowed: "one of \"tiny\", \"small\", \"base\", \"large\"".to_string(),
-            })
+        Preset::ALL.into_iter().find(|preset| preset.name() == name).ok_or_else(|| ModelError::InvalidConfig {
+            field: "preset",
+            value: format!("{name:?}"),
+            allowed: "one of \"tiny\", \"small\", \"base\", \"large\"".to_string(),
+        })
     }
 }

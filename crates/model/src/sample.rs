@@ -30,29 +30,15 @@ pub struct SamplingConfig {
 impl SamplingConfig {
     /// Greedy decoding of at most `max_new_tokens` tokens.
     pub fn greedy(max_new_tokens: usize, eos_token_id: Option<u32>) -> Self {
-        Self {
-            max_new_tokens,
-            temperature: 0.0,
-            top_p: 1.0,
-            eos_token_id,
-            seed: 0,
-        }
+        Self { max_new_tokens, temperature: 0.0, top_p: 1.0, eos_token_id, seed: 0 }
     }
 
     fn validate(&self, vocab_size: usize) -> Result<()> {
         let invalid = |field, value: String, allowed: &str| {
-            Err(ModelError::InvalidConfig {
-                field,
-                value,
-                allowed: allowed.to_string(),
-            })
+            Err(ModelError::InvalidConfig { field, value, allowed: allowed.to_string() })
         };
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            return invalid(
-                "temperature",
-                self.temperature.to_string(),
-                "a finite number >= 0",
-            );
+            return invalid("temperature", self.temperature.to_string(), "a finite number >= 0");
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return invalid("top_p", self.top_p.to_string(), "a number in (0, 1]");
@@ -60,11 +46,7 @@ impl SamplingConfig {
         if let Some(eos) = self.eos_token_id
             && eos as usize >= vocab_size
         {
-            return invalid(
-                "eos_token_id",
-                eos.to_string(),
-                &format!("an id below vocab_size ({vocab_size})"),
-            );
+            return invalid("eos_token_id", eos.to_string(), &format!("an id below vocab_size ({vocab_size})"));
         }
         Ok(())
     }
@@ -92,11 +74,7 @@ pub struct Generation {
 
 impl Generation {
     fn empty() -> Self {
-        Self {
-            tokens: Vec::new(),
-            log_probs: Vec::new(),
-            finish_reason: FinishReason::MaxNewTokens,
-        }
+        Self { tokens: Vec::new(), log_probs: Vec::new(), finish_reason: FinishReason::MaxNewTokens }
     }
 }
 
@@ -140,9 +118,7 @@ pub fn generate(
     let mut kv_cache = KvCache::new(model_config.num_hidden_layers);
     let logits = model.forward_with_cache(ids, Some(mask), &mut kv_cache, 0)?;
 
-    let mut rngs: Vec<SplitMix64> = (0..batch)
-        .map(|row| SplitMix64::new(row_seed(config.seed, row)))
-        .collect();
+    let mut rngs: Vec<SplitMix64> = (0..batch).map(|row| SplitMix64::new(row_seed(config.seed, row))).collect();
     let mut outputs: Vec<Generation> = (0..batch).map(|_| Generation::empty()).collect();
     let mut finished = vec![false; batch];
     let mut last_logits = last_position(logits)?;
@@ -185,11 +161,7 @@ pub fn generate(
 
 /// Left-pads `prompts` to `prompt_len` and returns the token ids and attention mask, both
 /// (batch, prompt_len).
-fn left_pad(
-    prompts: &[Vec<u32>],
-    prompt_len: usize,
-    device: &Device,
-) -> (Tensor<2, Int>, Tensor<2, Int>) {
+fn left_pad(prompts: &[Vec<u32>], prompt_len: usize, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
     let batch = prompts.len();
     let mut ids = Vec::with_capacity(batch * prompt_len);
     let mut mask = Vec::with_capacity(batch * prompt_len);
@@ -211,9 +183,7 @@ fn last_position(logits: Tensor<3>) -> Result<Vec<Vec<f32>>> {
     let values = logits
         .narrow(1, seq - 1, 1)
         .try_into_vec_as::<f32>()
-        .map_err(|error| ModelError::Backend {
-            reason: format!("reading logits failed: {error:?}"),
-        })?;
+        .map_err(|error| ModelError::Backend { reason: format!("reading logits failed: {error:?}") })?;
     Ok(values.chunks(vocab).map(<[f32]>::to_vec).collect())
 }
 
@@ -286,22 +256,13 @@ mod tests {
     use super::*;
 
     fn sampling(temperature: f64, top_p: f64) -> SamplingConfig {
-        SamplingConfig {
-            max_new_tokens: 1,
-            temperature,
-            top_p,
-            eos_token_id: None,
-            seed: 3,
-        }
+        SamplingConfig { max_new_tokens: 1, temperature, top_p, eos_token_id: None, seed: 3 }
     }
 
     #[test]
     fn greedy_takes_first_maximum() {
         let mut rng = SplitMix64::new(0);
-        assert_eq!(
-            pick_token(&[0.1, 2.0, 2.0, -1.0], &sampling(0.0, 1.0), &mut rng),
-            1
-        );
+        assert_eq!(pick_token(&[0.1, 2.0, 2.0, -1.0], &sampling(0.0, 1.0), &mut rng), 1);
     }
 
     #[test]
@@ -334,9 +295,7 @@ mod tests {
         let logits = [0.0f32, 1.0];
         let mut rng = SplitMix64::new(5);
         let config = sampling(2.0, 1.0);
-        let ones = (0..20_000)
-            .filter(|_| pick_token(&logits, &config, &mut rng) == 1)
-            .count();
+        let ones = (0..20_000).filter(|_| pick_token(&logits, &config, &mut rng) == 1).count();
         // softmax([0, 0.5]) gives id 1 probability 1 / (1 + e^-0.5) = 0.6225.
         let share = ones as f64 / 20_000.0;
         assert!((share - 0.6225).abs() < 0.015, "share of id 1: {share}");

@@ -31,21 +31,10 @@ impl Linear {
         bias: bool,
         device: &Device,
     ) -> Result<Self> {
-        let weight = load_param(
-            source,
-            &format!("{prefix}.weight"),
-            [d_out, d_in],
-            Init::Normal { std: INIT_STD },
-            device,
-        )?;
+        let weight =
+            load_param(source, &format!("{prefix}.weight"), [d_out, d_in], Init::Normal { std: INIT_STD }, device)?;
         let bias = if bias {
-            Some(load_param(
-                source,
-                &format!("{prefix}.bias"),
-                [d_out],
-                Init::Zeros,
-                device,
-            )?)
+            Some(load_param(source, &format!("{prefix}.bias"), [d_out], Init::Zeros, device)?)
         } else {
             None
         };
@@ -53,11 +42,7 @@ impl Linear {
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        linear(
-            x,
-            self.weight.val().transpose(),
-            self.bias.as_ref().map(Param::val),
-        )
+        linear(x, self.weight.val().transpose(), self.bias.as_ref().map(Param::val))
     }
 }
 
@@ -78,20 +63,11 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
-    fn load(
-        source: &mut impl WeightSource,
-        key: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, key: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         let unit_offset = config.family == Family::Gemma;
         let init = if unit_offset { Init::Zeros } else { Init::Ones };
         let weight = load_param(source, key, [config.hidden_size], init, device)?;
-        Ok(Self {
-            weight,
-            eps: config.rms_norm_eps,
-            unit_offset,
-        })
+        Ok(Self { weight, eps: config.rms_norm_eps, unit_offset })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -120,20 +96,14 @@ impl RotaryTables {
     fn new(positions: Tensor<2, Int>, head_dim: usize, theta: f64) -> Self {
         let [batch, seq] = positions.dims();
         let half = head_dim / 2;
-        let inv_freq: Vec<f64> = (0..half)
-            .map(|i| theta.powf(-((2 * i) as f64) / head_dim as f64))
-            .collect();
-        let inv_freq =
-            Tensor::<1>::from_data(TensorData::new(inv_freq, [half]), &positions.device());
+        let inv_freq: Vec<f64> = (0..half).map(|i| theta.powf(-((2 * i) as f64) / head_dim as f64)).collect();
+        let inv_freq = Tensor::<1>::from_data(TensorData::new(inv_freq, [half]), &positions.device());
 
         // (batch, seq, half)
         let angles = positions.float().reshape([batch, seq, 1]) * inv_freq.reshape([1, 1, half]);
         // (batch, 1, seq, head_dim), the half-split layout of Hugging Face checkpoints
         let angles = Tensor::cat(vec![angles.clone(), angles], 2).unsqueeze_dim::<4>(1);
-        Self {
-            cos: angles.clone().cos(),
-            sin: angles.sin(),
-        }
+        Self { cos: angles.clone().cos(), sin: angles.sin() }
     }
 
     /// Rotates `x` (batch, heads, seq, head_dim).
@@ -159,43 +129,14 @@ pub struct Attention {
 }
 
 impl Attention {
-    fn load(
-        source: &mut impl WeightSource,
-        prefix: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, prefix: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         let d = config.hidden_size;
         let (q_dim, kv_dim) = (config.q_dim(), config.kv_dim());
         Ok(Self {
-            q_proj: Linear::load(
-                source,
-                &format!("{prefix}.q_proj"),
-                [d, q_dim],
-                config.qkv_bias,
-                device,
-            )?,
-            k_proj: Linear::load(
-                source,
-                &format!("{prefix}.k_proj"),
-                [d, kv_dim],
-                config.qkv_bias,
-                device,
-            )?,
-            v_proj: Linear::load(
-                source,
-                &format!("{prefix}.v_proj"),
-                [d, kv_dim],
-                config.qkv_bias,
-                device,
-            )?,
-            o_proj: Linear::load(
-                source,
-                &format!("{prefix}.o_proj"),
-                [q_dim, d],
-                config.o_bias,
-                device,
-            )?,
+            q_proj: Linear::load(source, &format!("{prefix}.q_proj"), [d, q_dim], config.qkv_bias, device)?,
+            k_proj: Linear::load(source, &format!("{prefix}.k_proj"), [d, kv_dim], config.qkv_bias, device)?,
+            v_proj: Linear::load(source, &format!("{prefix}.v_proj"), [d, kv_dim], config.qkv_bias, device)?,
+            o_proj: Linear::load(source, &format!("{prefix}.o_proj"), [q_dim, d], config.o_bias, device)?,
             num_attention_heads: config.num_attention_heads,
             num_key_value_heads: config.num_key_value_heads,
             head_dim: config.head_dim,
@@ -212,11 +153,7 @@ impl Attention {
         cache: Option<&mut LayerCache>,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
-        let (heads, kv_heads, head_dim) = (
-            self.num_attention_heads,
-            self.num_key_value_heads,
-            self.head_dim,
-        );
+        let (heads, kv_heads, head_dim) = (self.num_attention_heads, self.num_key_value_heads, self.head_dim);
         let group = heads / kv_heads;
 
         // Project and split heads: (batch, heads, seq, head_dim)
@@ -242,18 +179,13 @@ impl Attention {
 
         // softmax(q k^T / sqrt(head_dim) + mask) v in one op. flex runs it as a fused kernel in
         // inference, and under autodiff burn decomposes it into basic ops.
-        let options = AttentionModuleOptions {
-            scale: Some(1.0 / (head_dim as f64).sqrt()),
-            softcap: None,
-            is_causal: false,
-        };
+        let options =
+            AttentionModuleOptions { scale: Some(1.0 / (head_dim as f64).sqrt()), softcap: None, is_causal: false };
         let context = attention(q, k, v, None, Some(mask.clone()), options);
 
         // Merge heads: (batch, seq, heads * head_dim)
-        let context = context
-            .reshape([batch, heads, seq, head_dim])
-            .swap_dims(1, 2)
-            .reshape([batch, seq, heads * head_dim]);
+        let context =
+            context.reshape([batch, heads, seq, head_dim]).swap_dims(1, 2).reshape([batch, seq, heads * head_dim]);
         self.o_proj.forward(context)
     }
 }
@@ -268,40 +200,19 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    fn load(
-        source: &mut impl WeightSource,
-        prefix: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, prefix: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         let (d, ff) = (config.hidden_size, config.intermediate_size);
         Ok(Self {
-            gate_proj: Linear::load(
-                source,
-                &format!("{prefix}.gate_proj"),
-                [d, ff],
-                false,
-                device,
-            )?,
+            gate_proj: Linear::load(source, &format!("{prefix}.gate_proj"), [d, ff], false, device)?,
             up_proj: Linear::load(source, &format!("{prefix}.up_proj"), [d, ff], false, device)?,
-            down_proj: Linear::load(
-                source,
-                &format!("{prefix}.down_proj"),
-                [ff, d],
-                false,
-                device,
-            )?,
+            down_proj: Linear::load(source, &format!("{prefix}.down_proj"), [ff, d], false, device)?,
             gelu: config.activation == Activation::GeluTanh,
         })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let gate = self.gate_proj.forward(x.clone());
-        let gate = if self.gelu {
-            gelu_approximate(gate)
-        } else {
-            silu(gate)
-        };
+        let gate = if self.gelu { gelu_approximate(gate) } else { silu(gate) };
         self.down_proj.forward(gate * self.up_proj.forward(x))
     }
 }
@@ -316,21 +227,11 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn load(
-        source: &mut impl WeightSource,
-        prefix: &str,
-        config: &ResolvedConfig,
-        device: &Device,
-    ) -> Result<Self> {
+    fn load(source: &mut impl WeightSource, prefix: &str, config: &ResolvedConfig, device: &Device) -> Result<Self> {
         Ok(Self {
             self_attn: Attention::load(source, &format!("{prefix}.self_attn"), config, device)?,
             mlp: Mlp::load(source, &format!("{prefix}.mlp"), config, device)?,
-            input_layernorm: RmsNorm::load(
-                source,
-                &format!("{prefix}.input_layernorm.weight"),
-                config,
-                device,
-            )?,
+            input_layernorm: RmsNorm::load(source, &format!("{prefix}.input_layernorm.weight"), config, device)?,
             post_attention_layernorm: RmsNorm::load(
                 source,
                 &format!("{prefix}.post_attention_layernorm.weight"),
@@ -347,10 +248,7 @@ impl DecoderLayer {
         mask: &Tensor<4>,
         cache: Option<&mut LayerCache>,
     ) -> Tensor<3> {
-        let x = x.clone()
-            + self
-                .self_attn
-                .forward(self.input_layernorm.forward(x), rotary, mask, cache);
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rotary, mask, cache);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
     }
 }
@@ -385,11 +283,7 @@ impl Transformer {
     }
 
     /// Builds a model whose tensors come from `source`, asked for by Hugging Face key.
-    pub fn from_weights(
-        config: &ResolvedConfig,
-        source: &mut impl WeightSource,
-        device: &Device,
-    ) -> Result<Self> {
+    pub fn from_weights(config: &ResolvedConfig, source: &mut impl WeightSource, device: &Device) -> Result<Self> {
         let embed_tokens = Embedding {
             weight: load_param(
                 source,
@@ -406,24 +300,10 @@ impl Transformer {
         let lm_head = if config.tie_word_embeddings {
             None
         } else {
-            Some(Linear::load(
-                source,
-                "lm_head",
-                [config.hidden_size, config.vocab_size],
-                false,
-                device,
-            )?)
+            Some(Linear::load(source, "lm_head", [config.hidden_size, config.vocab_size], false, device)?)
         };
 
-        Ok(Self {
-            model: Decoder {
-                embed_tokens,
-                layers,
-                norm,
-            },
-            lm_head,
-            config: config.clone(),
-        })
+        Ok(Self { model: Decoder { embed_tokens, layers, norm }, lm_head, config: config.clone() })
     }
 
     /// Returns the resolved configuration the model was built from.
@@ -437,11 +317,7 @@ impl Transformer {
     /// Padding keys are hidden from every query, and positions count real tokens only, so a
     /// padded row gives the same logits at its real tokens as the row alone. Logits at padding
     /// positions are finite but meaningless.
-    pub fn forward(
-        &self,
-        input_ids: Tensor<2, Int>,
-        attention_mask: Option<Tensor<2, Int>>,
-    ) -> Result<Tensor<3>> {
+    pub fn forward(&self, input_ids: Tensor<2, Int>, attention_mask: Option<Tensor<2, Int>>) -> Result<Tensor<3>> {
         self.run(input_ids, attention_mask, None, 0)
     }
 
@@ -472,10 +348,7 @@ impl Transformer {
         if seqlen_offset > kv_cache.seq_len() {
             return Err(ModelError::InvalidInput {
                 name: "seqlen_offset",
-                reason: format!(
-                    "{seqlen_offset} is beyond the {} cached positions",
-                    kv_cache.seq_len()
-                ),
+                reason: format!("{seqlen_offset} is beyond the {} cached positions", kv_cache.seq_len()),
             });
         }
         self.run(input_ids, attention_mask, Some(kv_cache), seqlen_offset)
@@ -490,13 +363,7 @@ impl Transformer {
     ) -> Result<Tensor<3>> {
         let device = input_ids.device();
         let [batch, seq] = input_ids.dims();
-        check_inputs(
-            &self.config,
-            &input_ids,
-            attention_mask.as_ref(),
-            kv_cache.as_deref(),
-            offset,
-        )?;
+        check_inputs(&self.config, &input_ids, attention_mask.as_ref(), kv_cache.as_deref(), offset)?;
         if let Some(cache) = kv_cache.as_mut() {
             cache.truncate(offset)?;
         }
@@ -512,12 +379,7 @@ impl Transformer {
         }
 
         // Position of a token = number of real tokens before it: (batch, seq)
-        let positions = key_mask
-            .clone()
-            .cumsum(1)
-            .narrow(1, offset, seq)
-            .sub_scalar(1)
-            .clamp_min(0);
+        let positions = key_mask.clone().cumsum(1).narrow(1, offset, seq).sub_scalar(1).clamp_min(0);
         let rotary = RotaryTables::new(positions, self.config.head_dim, self.config.rope_theta);
         let group = self.config.num_attention_heads / self.config.num_key_value_heads;
         let mask = attention_mask_bias(key_mask, offset, seq, group);

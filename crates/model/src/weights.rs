@@ -39,9 +39,7 @@ pub struct RandomInit {
 impl RandomInit {
     /// Creates a source whose weights depend only on `seed`.
     pub fn new(seed: u64) -> Self {
-        Self {
-            rng: SplitMix64::new(seed),
-        }
+        Self { rng: SplitMix64::new(seed) }
     }
 }
 
@@ -49,9 +47,7 @@ impl WeightSource for RandomInit {
     fn tensor(&mut self, _key: &str, shape: &[usize], init: Init) -> Result<TensorData> {
         let len = shape.iter().product();
         let values: Vec<f32> = match init {
-            Init::Normal { std } => (0..len)
-                .map(|_| (self.rng.next_normal() * std) as f32)
-                .collect(),
+            Init::Normal { std } => (0..len).map(|_| (self.rng.next_normal() * std) as f32).collect(),
             Init::Zeros => vec![0.0; len],
             Init::Ones => vec![1.0; len],
         };
@@ -73,10 +69,7 @@ impl WeightSource for WeightMap {
         let data = self
             .tensors
             .get(key)
-            .ok_or_else(|| ModelError::MissingTensor {
-                key: key.to_string(),
-                path: "<memory>".into(),
-            })?;
+            .ok_or_else(|| ModelError::MissingTensor { key: key.to_string(), path: "<memory>".into() })?;
         if data.shape().as_slice() != shape {
             return Err(ModelError::ShapeMismatch {
                 key: key.to_string(),
@@ -134,7 +127,6 @@ impl ModuleVisitor for NameCollector {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.weights
-            .push((self.path.join("."), param.val().into_data()));
+        self.weights.push((self.path.join("."), param.val().into_data()));
     }
 }

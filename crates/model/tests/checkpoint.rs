@@ -28,21 +28,14 @@ fn round_trip_keeps_logits() {
         assert_eq!(loaded.config(), model.config());
         let json = std::fs::read_to_string(dir.0.join(CONFIG_FILE)).expect("read config");
         assert!(json.contains("\"torch_dtype\": \"float32\""), "{json}");
-        assert_eq!(
-            logits(&loaded, &device),
-            logits(&model, &device),
-            "{family:?}"
-        );
+        assert_eq!(logits(&loaded, &device), logits(&model, &device), "{family:?}");
         let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
             .expect("list directory")
             .filter_map(|entry| entry.ok())
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .filter(|name| name.contains(".tmp-"))
             .collect();
-        assert!(
-            leftovers.is_empty(),
-            "temporary files left behind: {leftovers:?}"
-        );
+        assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
     }
 }
 
@@ -50,17 +43,11 @@ fn round_trip_keeps_logits() {
 fn keys_follow_hugging_face_names() {
     let device = Device::flex();
     let model = test_model(Family::Qwen2, 32, &device);
-    let mut keys: Vec<String> = named_weights(&model)
-        .into_iter()
-        .map(|(key, _)| key)
-        .collect();
+    let mut keys: Vec<String> = named_weights(&model).into_iter().map(|(key, _)| key).collect();
     keys.sort();
 
-    let mut expected = vec![
-        "model.embed_tokens.weight".to_string(),
-        "model.norm.weight".to_string(),
-        "lm_head.weight".to_string(),
-    ];
+    let mut expected =
+        vec!["model.embed_tokens.weight".to_string(), "model.norm.weight".to_string(), "lm_head.weight".to_string()];
     for i in 0..2 {
         for name in [
             "self_attn.q_proj.weight",
@@ -83,18 +70,10 @@ fn keys_follow_hugging_face_names() {
     assert_eq!(keys, expected);
 
     // Projection weights are (out, in) as in PyTorch: q_proj maps 16 to 4 heads of 4.
-    let shapes: HashMap<String, Vec<usize>> = named_weights(&model)
-        .into_iter()
-        .map(|(key, data)| (key, data.shape().to_vec()))
-        .collect();
-    assert_eq!(
-        shapes["model.layers.0.self_attn.q_proj.weight"],
-        vec![16, 16]
-    );
-    assert_eq!(
-        shapes["model.layers.0.self_attn.k_proj.weight"],
-        vec![8, 16]
-    );
+    let shapes: HashMap<String, Vec<usize>> =
+        named_weights(&model).into_iter().map(|(key, data)| (key, data.shape().to_vec())).collect();
+    assert_eq!(shapes["model.layers.0.self_attn.q_proj.weight"], vec![16, 16]);
+    assert_eq!(shapes["model.layers.0.self_attn.k_proj.weight"], vec![8, 16]);
     assert_eq!(shapes["model.layers.0.mlp.down_proj.weight"], vec![16, 24]);
 }
 
@@ -103,15 +82,8 @@ fn parameter_count_matches_tensors() {
     let device = Device::flex();
     for family in Family::ALL {
         let model = test_model(family, 33, &device);
-        let counted: usize = named_weights(&model)
-            .iter()
-            .map(|(_, data)| data.num_elements())
-            .sum();
-        assert_eq!(
-            model.config().num_parameters(),
-            counted as u64,
-            "{family:?}"
-        );
+        let counted: usize = named_weights(&model).iter().map(|(_, data)| data.num_elements()).sum();
+        assert_eq!(model.config().num_parameters(), counted as u64, "{family:?}");
     }
 }
 
@@ -130,10 +102,7 @@ fn truncated_file_is_reported() {
     }
 
     std::fs::write(&path, b"not a safetensors file").expect("overwrite weights");
-    assert!(matches!(
-        checkpoint::load(&dir.0, &device),
-        Err(ModelError::CorruptCheckpoint { .. })
-    ));
+    assert!(matches!(checkpoint::load(&dir.0, &device), Err(ModelError::CorruptCheckpoint { .. })));
 }
 
 #[test]
@@ -145,19 +114,10 @@ fn shape_mismatch_names_the_key() {
     // Claim a wider MLP than the saved weights have.
     let mut config = tiny_config(Family::Llama).to_model_config();
     config.intermediate_size = 32;
-    std::fs::write(
-        dir.0.join(CONFIG_FILE),
-        serde_json::to_string(&config).expect("json"),
-    )
-    .expect("write config");
+    std::fs::write(dir.0.join(CONFIG_FILE), serde_json::to_string(&config).expect("json")).expect("write config");
 
     match checkpoint::load(&dir.0, &device) {
-        Err(ModelError::ShapeMismatch {
-            key,
-            expected,
-            found,
-            ..
-        }) => {
+        Err(ModelError::ShapeMismatch { key, expected, found, .. }) => {
             assert_eq!(key, "model.layers.0.mlp.gate_proj.weight");
             assert_eq!(expected, vec![32, 16]);
             assert_eq!(found, vec![24, 16]);
@@ -176,11 +136,8 @@ fn missing_key_is_reported() {
     let path = dir.0.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&path).expect("read weights");
     let tensors = SafeTensors::deserialize(&bytes).expect("valid file");
-    let remaining: Vec<(String, TensorView)> = tensors
-        .tensors()
-        .into_iter()
-        .filter(|(name, _)| name != "lm_head.weight")
-        .collect();
+    let remaining: Vec<(String, TensorView)> =
+        tensors.tensors().into_iter().filter(|(name, _)| name != "lm_head.weight").collect();
     let rewritten = safetensors::serialize(remaining, None).expect("serialize");
     std::fs::write(&path, rewritten).expect("write weights");
 
@@ -214,20 +171,12 @@ fn bf16_checkpoint_loads() {
     let views: Vec<(String, TensorView)> = converted
         .iter()
         .map(|(key, data)| {
-            let view = TensorView::new(
-                safetensors::Dtype::BF16,
-                data.shape().to_vec(),
-                data.as_bytes(),
-            )
-            .expect("valid view");
+            let view =
+                TensorView::new(safetensors::Dtype::BF16, data.shape().to_vec(), data.as_bytes()).expect("valid view");
             (key.clone(), view)
         })
         .collect();
-    std::fs::write(
-        &path,
-        safetensors::serialize(views, None).expect("serialize"),
-    )
-    .expect("write weights");
+    std::fs::write(&path, safetensors::serialize(views, None).expect("serialize")).expect("write weights");
 
     let loaded = checkpoint::load(&dir.0, &device).expect("load bf16");
     let expected = logits(&model, &device);
@@ -237,9 +186,6 @@ fn bf16_checkpoint_loads() {
         // bfloat16 keeps 8 significant bits. With these weights the logits moved by about 0.012
         // when this test was written, so 0.2 leaves room and still catches a wrong byte layout.
         assert!(diff < 0.2, "logits differ by {diff}");
-        assert!(
-            diff > 0.0,
-            "bfloat16 rounding should change the logits slightly"
-        );
+        assert!(diff > 0.0, "bfloat16 rounding should change the logits slightly");
     }
 }

@@ -119,20 +119,14 @@ fn error_message_names_value_and_range() {
     let message = config.validate().expect_err("invalid").to_string();
     assert!(message.contains("num_key_value_heads"), "{message}");
     assert!(message.contains('4'), "{message}");
-    assert!(
-        message.contains("divisor of num_attention_heads (14)"),
-        "{message}"
-    );
+    assert!(message.contains("divisor of num_attention_heads (14)"), "{message}");
 }
 
 #[test]
 fn resolved_config_round_trips_through_json() {
     let resolved = qwen2().validate().expect("valid");
     let json = serde_json::to_string(&resolved.to_model_config()).expect("serialize");
-    let reparsed = ModelConfig::from_json(&json)
-        .expect("parse")
-        .validate()
-        .expect("valid");
+    let reparsed = ModelConfig::from_json(&json).expect("parse").validate().expect("valid");
     assert_eq!(reparsed, resolved);
 }
 
@@ -148,15 +142,11 @@ fn presets_span_half_to_thirty_million() {
     for family in Family::ALL {
         for (preset, low, high) in expected {
             let config = preset.resolve(family, 256).expect("valid preset");
-            let embeddings =
-                if config.tie_word_embeddings { 1 } else { 2 } * 256 * config.hidden_size as u64;
+            let embeddings = if config.tie_word_embeddings { 1 } else { 2 } * 256 * config.hidden_size as u64;
             let count = config.num_parameters() - embeddings;
             assert!((low..high).contains(&count), "{family:?} {preset}: {count}");
         }
     }
-    assert_eq!(
-        "base".parse::<Preset>().expect("known preset"),
-        Preset::Base
-    );
+    assert_eq!("base".parse::<Preset>().expect("known preset"), Preset::Base);
     assert!("huge".parse::<Preset>().is_err());
 }

@@ -43,23 +43,15 @@ fn batch() -> Batch {
 /// Mean masked cross-entropy of `model` on the test batch.
 fn loss(model: &Transformer, batch: &Batch, device: &Device) -> Tensor<1> {
     let logits = model
-        .forward(
-            int_tensor(&batch.ids, device),
-            Some(int_tensor(&batch.attention_mask, device)),
-        )
+        .forward(int_tensor(&batch.ids, device), Some(int_tensor(&batch.attention_mask, device)))
         .expect("forward");
-    masked_cross_entropy(
-        logits,
-        int_tensor(&batch.targets, device),
-        int_tensor(&batch.loss_mask, device),
-    )
-    .expect("loss")
-    .mean()
+    masked_cross_entropy(logits, int_tensor(&batch.targets, device), int_tensor(&batch.loss_mask, device))
+        .expect("loss")
+        .mean()
 }
 
 fn loss_value(weights: &WeightMap, family: Family, batch: &Batch, device: &Device) -> f64 {
-    let model = Transformer::from_weights(&tiny_config(family), &mut weights.clone(), device)
-        .expect("build model");
+    let model = Transformer::from_weights(&tiny_config(family), &mut weights.clone(), device).expect("build model");
     loss(&model, batch, device).into_scalar::<f64>()
 }
 
@@ -81,11 +73,7 @@ impl ModuleVisitor for GradCollector<'_> {
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = param.val().grad(self.grads) {
-            let values = grad
-                .into_data()
-                .convert::<f64>()
-                .try_to_vec::<f64>()
-                .expect("float data");
+            let values = grad.into_data().convert::<f64>().try_to_vec::<f64>().expect("float data");
             self.by_key.insert(self.path.join("."), values);
         }
     }
@@ -98,18 +86,9 @@ fn check_family(family: Family) {
 
     // Weights as float64 data, perturbed copies of which rebuild the model.
     let config = tiny_config(family);
-    let reference = Transformer::from_weights(&config, &mut TestWeights::new(family, 21), &device)
-        .expect("model");
-    let weights = WeightMap {
-        tensors: named_weights(&reference).into_iter().collect(),
-    };
-    assert!(
-        weights
-            .tensors
-            .values()
-            .all(|data| data.dtype() == DType::F64),
-        "weights must be float64"
-    );
+    let reference = Transformer::from_weights(&config, &mut TestWeights::new(family, 21), &device).expect("model");
+    let weights = WeightMap { tensors: named_weights(&reference).into_iter().collect() };
+    assert!(weights.tensors.values().all(|data| data.dtype() == DType::F64), "weights must be float64");
 
     // Configuring the flex device also sets the dtype of its autodiff wrapper.
     assert_eq!(Tensor::<1>::zeros([1], &autodiff).dtype(), DType::F64);
@@ -117,17 +96,9 @@ fn check_family(family: Family) {
     // Analytic gradients.
     let model = Transformer::from_weights(&config, &mut weights.clone(), &autodiff).expect("model");
     let grads = loss(&model, &batch, &autodiff).backward();
-    let mut collector = GradCollector {
-        grads: &grads,
-        path: Vec::new(),
-        by_key: HashMap::new(),
-    };
+    let mut collector = GradCollector { grads: &grads, path: Vec::new(), by_key: HashMap::new() };
     model.visit(&mut collector);
-    assert_eq!(
-        collector.by_key.len(),
-        weights.tensors.len(),
-        "{family:?}: every parameter needs a gradient"
-    );
+    assert_eq!(collector.by_key.len(), weights.tensors.len(), "{family:?}: every parameter needs a gradient");
 
     let mut rng = SplitMix64::new(5);
     let mut keys: Vec<&String> = weights.tensors.keys().collect();
@@ -152,19 +123,12 @@ fn check_family(family: Family) {
 
         let mut largest = 0.0f64;
         for index in indices {
-            let mut values = data
-                .clone()
-                .convert::<f64>()
-                .try_to_vec::<f64>()
-                .expect("float data");
+            let mut values = data.clone().convert::<f64>().try_to_vec::<f64>().expect("float data");
             let original = values[index];
             let mut perturbed = |delta: f64| {
                 values[index] = original + delta;
                 let mut map = weights.clone();
-                map.tensors.insert(
-                    key.clone(),
-                    TensorData::new(values.clone(), data.shape().to_vec()),
-                );
+                map.tensors.insert(key.clone(), TensorData::new(values.clone(), data.shape().to_vec()));
                 loss_value(&map, family, &batch, &device)
             };
             let numeric = (perturbed(STEP) - perturbed(-STEP)) / (2.0 * STEP);
@@ -178,10 +142,7 @@ fn check_family(family: Family) {
             );
             largest = largest.max(numeric.abs());
         }
-        assert!(
-            largest > 1e-6,
-            "{family:?} {key}: sampled gradients are all near zero, the check proves nothing"
-        );
+        assert!(largest > 1e-6, "{family:?} {key}: sampled gradients are all near zero, the check proves nothing");
     }
 }
 

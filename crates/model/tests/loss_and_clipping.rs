@@ -14,9 +14,7 @@ fn logits(values: Vec<f64>, shape: [usize; 3], device: &Device) -> Tensor<3> {
 
 /// Deterministic logits in (-2, 2), different at every position.
 fn varied_logits(batch: usize, seq: usize, vocab: usize, device: &Device) -> Tensor<3> {
-    let values = (0..batch * seq * vocab)
-        .map(|i| ((i * 37 % 17) as f64 / 4.25) - 2.0)
-        .collect();
+    let values = (0..batch * seq * vocab).map(|i| ((i * 37 % 17) as f64 / 4.25) - 2.0).collect();
     logits(values, [batch, seq, vocab], device)
 }
 
@@ -25,12 +23,8 @@ fn loss_matches_hand_computation() {
     let device = Device::flex();
     // One row, two positions, vocabulary 3; only position 1 is in the loss.
     let logits = logits(vec![0.0, 1.0, 2.0, 1.0, 1.0, 1.0], [1, 2, 3], &device);
-    let loss = masked_cross_entropy(
-        logits,
-        int_tensor(&[vec![2, 0]], &device),
-        int_tensor(&[vec![0, 1]], &device),
-    )
-    .expect("loss");
+    let loss = masked_cross_entropy(logits, int_tensor(&[vec![2, 0]], &device), int_tensor(&[vec![0, 1]], &device))
+        .expect("loss");
 
     // Position 1 has uniform logits, so its loss is ln 3.
     assert_eq!(loss.count, 1);
@@ -63,12 +57,9 @@ fn micro_batches_normalise_like_one_batch() {
     let loss_mask = vec![vec![1, 1, 0, 1], vec![0, 0, 0, 1], vec![1, 1, 1, 1]];
     let all_logits = varied_logits(3, 4, 5, &device);
 
-    let whole = masked_cross_entropy(
-        all_logits.clone(),
-        int_tensor(&targets, &device),
-        int_tensor(&loss_mask, &device),
-    )
-    .expect("loss");
+    let whole =
+        masked_cross_entropy(all_logits.clone(), int_tensor(&targets, &device), int_tensor(&loss_mask, &device))
+            .expect("loss");
     let whole_mean = whole.mean().into_scalar::<f64>();
 
     // Split unevenly: rows 0..1 and rows 1..3 hold 3 and 5 loss tokens.
@@ -86,16 +77,11 @@ fn micro_batches_normalise_like_one_batch() {
     .expect("loss");
     let total = first.count + second.count;
     assert_eq!(total, whole.count);
-    let accumulated = first.normalized(total).into_scalar::<f64>()
-        + second.normalized(total).into_scalar::<f64>();
+    let accumulated = first.normalized(total).into_scalar::<f64>() + second.normalized(total).into_scalar::<f64>();
 
-    assert!(
-        (accumulated - whole_mean).abs() < 1e-6,
-        "{accumulated} vs {whole_mean}"
-    );
+    assert!((accumulated - whole_mean).abs() < 1e-6, "{accumulated} vs {whole_mean}");
     // Averaging the two micro-batch means would weigh tokens unequally.
-    let mean_of_means =
-        (first.mean().into_scalar::<f64>() + second.mean().into_scalar::<f64>()) / 2.0;
+    let mean_of_means = (first.mean().into_scalar::<f64>() + second.mean().into_scalar::<f64>()) / 2.0;
     assert!((mean_of_means - whole_mean).abs() > 1e-3);
 }
 
@@ -103,44 +89,16 @@ fn micro_batches_normalise_like_one_batch() {
 fn loss_rejects_invalid_inputs() {
     let device = Device::flex();
     let logits = varied_logits(1, 2, 3, &device);
-    let out_of_vocab = masked_cross_entropy(
-        logits.clone(),
-        int_tensor(&[vec![0, 3]], &device),
-        int_tensor(&[vec![1, 1]], &device),
-    );
-    assert!(matches!(
-        out_of_vocab,
-        Err(ModelError::InvalidInput {
-            name: "targets",
-            ..
-        })
-    ));
+    let out_of_vocab =
+        masked_cross_entropy(logits.clone(), int_tensor(&[vec![0, 3]], &device), int_tensor(&[vec![1, 1]], &device));
+    assert!(matches!(out_of_vocab, Err(ModelError::InvalidInput { name: "targets", .. })));
 
-    let bad_mask = masked_cross_entropy(
-        logits.clone(),
-        int_tensor(&[vec![0, 1]], &device),
-        int_tensor(&[vec![1, 2]], &device),
-    );
-    assert!(matches!(
-        bad_mask,
-        Err(ModelError::InvalidInput {
-            name: "loss_mask",
-            ..
-        })
-    ));
+    let bad_mask =
+        masked_cross_entropy(logits.clone(), int_tensor(&[vec![0, 1]], &device), int_tensor(&[vec![1, 2]], &device));
+    assert!(matches!(bad_mask, Err(ModelError::InvalidInput { name: "loss_mask", .. })));
 
-    let bad_shape = masked_cross_entropy(
-        logits,
-        int_tensor(&[vec![0]], &device),
-        int_tensor(&[vec![1]], &device),
-    );
-    assert!(matches!(
-        bad_shape,
-        Err(ModelError::InvalidInput {
-            name: "targets",
-            ..
-        })
-    ));
+    let bad_shape = masked_cross_entropy(logits, int_tensor(&[vec![0]], &device), int_tensor(&[vec![1]], &device));
+    assert!(matches!(bad_shape, Err(ModelError::InvalidInput { name: "targets", .. })));
 }
 
 /// Two parameters whose gradients are set by hand.
@@ -157,14 +115,8 @@ fn two_params_with_grads(grad_a: [f64; 2], grad_b: f64) -> (TwoParams, Gradients
         b: Param::from_data(TensorData::new(vec![2.0], [1, 1]), &device),
     };
     let mut grads = GradientsParams::new();
-    grads.register(
-        module.a.id,
-        Tensor::<1>::from_data(TensorData::new(grad_a.to_vec(), [2]), &device),
-    );
-    grads.register(
-        module.b.id,
-        Tensor::<2>::from_data(TensorData::new(vec![grad_b], [1, 1]), &device),
-    );
+    grads.register(module.a.id, Tensor::<1>::from_data(TensorData::new(grad_a.to_vec(), [2]), &device));
+    grads.register(module.b.id, Tensor::<2>::from_data(TensorData::new(vec![grad_b], [1, 1]), &device));
     (module, grads)
 }
 
@@ -193,10 +145,7 @@ fn clipping_scales_by_global_norm() {
     assert!((a[1] - 4.0 * scale).abs() < 1e-5, "{a:?}");
     assert!((b[0] - 12.0 * scale).abs() < 1e-5, "{b:?}");
     let clipped_norm = global_grad_norm(&module, &clipped);
-    assert!(
-        (clipped_norm - 6.5).abs() < 1e-4,
-        "norm after clipping {clipped_norm}"
-    );
+    assert!((clipped_norm - 6.5).abs() < 1e-4, "norm after clipping {clipped_norm}");
 }
 
 #[test]
@@ -211,17 +160,8 @@ fn clipping_keeps_small_gradients() {
 #[test]
 fn clipping_rejects_bad_values() {
     let (module, grads) = two_params_with_grads([f64::NAN, 4.0], 12.0);
-    assert!(matches!(
-        clip_grad_norm(&module, grads, 1.0),
-        Err(ModelError::NonFiniteGradNorm { .. })
-    ));
+    assert!(matches!(clip_grad_norm(&module, grads, 1.0), Err(ModelError::NonFiniteGradNorm { .. })));
 
     let (module, grads) = two_params_with_grads([3.0, 4.0], 12.0);
-    assert!(matches!(
-        clip_grad_norm(&module, grads, 0.0),
-        Err(ModelError::InvalidConfig {
-            field: "max_norm",
-            ..
-        })
-    ));
+    assert!(matches!(clip_grad_norm(&module, grads, 0.0), Err(ModelError::InvalidConfig { field: "max_norm", .. })));
 }

@@ -33,15 +33,8 @@ fn project(x: &[f64], weights: &Weights, prefix: &str, out: usize) -> Vec<f64> {
 fn rms_norm(x: &[f64], weight: &[f64], config: &ResolvedConfig) -> Vec<f64> {
     let mean_square = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
     let inv = 1.0 / (mean_square + config.rms_norm_eps).sqrt();
-    let offset = if config.family == Family::Gemma {
-        1.0
-    } else {
-        0.0
-    };
-    x.iter()
-        .zip(weight)
-        .map(|(v, w)| v * inv * (offset + w))
-        .collect()
+    let offset = if config.family == Family::Gemma { 1.0 } else { 0.0 };
+    x.iter().zip(weight).map(|(v, w)| v * inv * (offset + w)).collect()
 }
 
 /// Applies `x * cos + rotate_half(x) * sin` to one head vector at `position`.
@@ -62,8 +55,7 @@ fn activation(x: f64, kind: Activation) -> f64 {
     match kind {
         Activation::Silu => x / (1.0 + (-x).exp()),
         Activation::GeluTanh => {
-            0.5 * x
-                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
+            0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
         }
     }
 }
@@ -74,39 +66,20 @@ fn reference_logits(ids: &[usize], weights: &Weights, config: &ResolvedConfig) -
     let hd = config.head_dim;
     let (heads, kv_heads) = (config.num_attention_heads, config.num_key_value_heads);
     let embed = &weights["model.embed_tokens.weight"];
-    let scale = if config.family == Family::Gemma {
-        (d as f64).sqrt()
-    } else {
-        1.0
-    };
-    let mut hidden: Vec<Vec<f64>> = ids
-        .iter()
-        .map(|&id| {
-            embed[id * d..(id + 1) * d]
-                .iter()
-                .map(|v| v * scale)
-                .collect()
-        })
-        .collect();
+    let scale = if config.family == Family::Gemma { (d as f64).sqrt() } else { 1.0 };
+    let mut hidden: Vec<Vec<f64>> =
+        ids.iter().map(|&id| embed[id * d..(id + 1) * d].iter().map(|v| v * scale).collect()).collect();
 
     for layer in 0..config.num_hidden_layers {
         let p = format!("model.layers.{layer}");
-        let normed: Vec<Vec<f64>> = hidden
-            .iter()
-            .map(|x| rms_norm(x, &weights[&format!("{p}.input_layernorm.weight")], config))
-            .collect();
-        let q: Vec<Vec<f64>> = normed
-            .iter()
-            .map(|x| project(x, weights, &format!("{p}.self_attn.q_proj"), heads * hd))
-            .collect();
-        let k: Vec<Vec<f64>> = normed
-            .iter()
-            .map(|x| project(x, weights, &format!("{p}.self_attn.k_proj"), kv_heads * hd))
-            .collect();
-        let v: Vec<Vec<f64>> = normed
-            .iter()
-            .map(|x| project(x, weights, &format!("{p}.self_attn.v_proj"), kv_heads * hd))
-            .collect();
+        let normed: Vec<Vec<f64>> =
+            hidden.iter().map(|x| rms_norm(x, &weights[&format!("{p}.input_layernorm.weight")], config)).collect();
+        let q: Vec<Vec<f64>> =
+            normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.q_proj"), heads * hd)).collect();
+        let k: Vec<Vec<f64>> =
+            normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.k_proj"), kv_heads * hd)).collect();
+        let v: Vec<Vec<f64>> =
+            normed.iter().map(|x| project(x, weights, &format!("{p}.self_attn.v_proj"), kv_heads * hd)).collect();
 
         let mut context = vec![vec![0.0; heads * hd]; ids.len()];
         for h in 0..heads {
@@ -135,28 +108,10 @@ fn reference_logits(ids: &[usize], weights: &Weights, config: &ResolvedConfig) -
             for j in 0..d {
                 hidden[t][j] += attn[j];
             }
-            let normed = rms_norm(
-                &hidden[t],
-                &weights[&format!("{p}.post_attention_layernorm.weight")],
-                config,
-            );
-            let gate = project(
-                &normed,
-                weights,
-                &format!("{p}.mlp.gate_proj"),
-                config.intermediate_size,
-            );
-            let up = project(
-                &normed,
-                weights,
-                &format!("{p}.mlp.up_proj"),
-                config.intermediate_size,
-            );
-            let inner: Vec<f64> = gate
-                .iter()
-                .zip(&up)
-                .map(|(g, u)| activation(*g, config.activation) * u)
-                .collect();
+            let normed = rms_norm(&hidden[t], &weights[&format!("{p}.post_attention_layernorm.weight")], config);
+            let gate = project(&normed, weights, &format!("{p}.mlp.gate_proj"), config.intermediate_size);
+            let up = project(&normed, weights, &format!("{p}.mlp.up_proj"), config.intermediate_size);
+            let inner: Vec<f64> = gate.iter().zip(&up).map(|(g, u)| activation(*g, config.activation) * u).collect();
             let mlp = project(&inner, weights, &format!("{p}.mlp.down_proj"), d);
             for j in 0..d {
                 hidden[t][j] += mlp[j];
@@ -164,11 +119,7 @@ fn reference_logits(ids: &[usize], weights: &Weights, config: &ResolvedConfig) -
         }
     }
 
-    let head = if config.tie_word_embeddings {
-        "model.embed_tokens"
-    } else {
-        "lm_head"
-    };
+    let head = if config.tie_word_embeddings { "model.embed_tokens" } else { "lm_head" };
     hidden
         .iter()
         .map(|x| {
@@ -184,34 +135,19 @@ fn forward_matches_reference_implementation() {
     let ids = [3usize, 17, 1, 29, 4, 4, 11];
     for family in Family::ALL {
         let config = tiny_config(family);
-        let model = Transformer::from_weights(&config, &mut TestWeights::new(family, 41), &device)
-            .expect("model");
+        let model = Transformer::from_weights(&config, &mut TestWeights::new(family, 41), &device).expect("model");
         let weights: Weights = named_weights(&model)
             .into_iter()
-            .map(|(key, data)| {
-                (
-                    key,
-                    data.convert::<f64>()
-                        .try_to_vec::<f64>()
-                        .expect("float data"),
-                )
-            })
+            .map(|(key, data)| (key, data.convert::<f64>().try_to_vec::<f64>().expect("float data")))
             .collect();
 
         let expected = reference_logits(&ids, &weights, &config);
         let row: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
-        let actual = &to_vec3(
-            model
-                .forward(int_tensor(&[row], &device), None)
-                .expect("forward"),
-        )[0];
+        let actual = &to_vec3(model.forward(int_tensor(&[row], &device), None).expect("forward"))[0];
 
         for (t, (expected, actual)) in expected.iter().zip(actual).enumerate() {
             for (id, (e, a)) in expected.iter().zip(actual).enumerate() {
-                assert!(
-                    (e - a).abs() < 1e-9,
-                    "{family:?} position {t} token {id}: reference {e}, model {a}"
-                );
+                assert!((e - a).abs() < 1e-9, "{family:?} position {t} token {id}: reference {e}, model {a}");
             }
         }
     }

@@ -27,15 +27,9 @@ fn adamw_steps_reduce_the_loss() {
 
     let mut losses = Vec::new();
     for _ in 0..STEPS {
-        let logits = model
-            .forward(int_tensor(&inputs, &device), None)
-            .expect("forward");
-        let loss = masked_cross_entropy(
-            logits,
-            int_tensor(&targets, &device),
-            int_tensor(&loss_mask, &device),
-        )
-        .expect("loss");
+        let logits = model.forward(int_tensor(&inputs, &device), None).expect("forward");
+        let loss =
+            masked_cross_entropy(logits, int_tensor(&targets, &device), int_tensor(&loss_mask, &device)).expect("loss");
         let mean = loss.mean();
         losses.push(mean.clone().into_scalar::<f64>());
 
@@ -49,10 +43,7 @@ fn adamw_steps_reduce_the_loss() {
     let (first, last) = (losses[0], losses[STEPS - 1]);
     // Near-uniform logits at initialisation give about ln(32) = 3.47.
     assert!((first - 32f64.ln()).abs() < 0.1, "initial loss {first}");
-    assert!(
-        last < 0.5 * first,
-        "loss went from {first} to {last}: {losses:?}"
-    );
+    assert!(last < 0.5 * first, "loss went from {first} to {last}: {losses:?}");
 }
 
 #[test]
@@ -67,18 +58,11 @@ fn no_decay_group_holds_norms_and_biases() {
     }
     impl ModuleVisitor for Check<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            assert_eq!(
-                self.group.matches(&param.id, None),
-                D == 1,
-                "rank {D} parameter"
-            );
+            assert_eq!(self.group.matches(&param.id, None), D == 1, "rank {D} parameter");
             self.checked += 1;
         }
     }
-    let mut check = Check {
-        group: &group,
-        checked: 0,
-    };
+    let mut check = Check { group: &group, checked: 0 };
     model.visit(&mut check);
     // Qwen2, two layers: 3 biases and 2 norms per layer, and the final norm, among 27 tensors.
     assert_eq!(check.checked, 27);
@@ -93,18 +77,11 @@ fn flat_grads(model: &Transformer, grads: &GradientsParams) -> Vec<f64> {
     impl ModuleVisitor for Flatten<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let grad = self.grads.get::<D>(param.id).expect("gradient present");
-            let values = grad
-                .into_data()
-                .convert::<f64>()
-                .try_to_vec::<f64>()
-                .expect("float data");
+            let values = grad.into_data().convert::<f64>().try_to_vec::<f64>().expect("float data");
             self.values.extend(values);
         }
     }
-    let mut flatten = Flatten {
-        grads,
-        values: Vec::new(),
-    };
+    let mut flatten = Flatten { grads, values: Vec::new() };
     model.visit(&mut flatten);
     flatten.values
 }
@@ -113,44 +90,25 @@ fn flat_grads(model: &Transformer, grads: &GradientsParams) -> Vec<f64> {
 fn accumulated_micro_batches_match_one_batch() {
     let device = Device::flex().autodiff();
     let model = Transformer::init(&tiny_config(Family::Qwen2), 9, &device);
-    let inputs = vec![
-        vec![1, 4, 2, 8, 5],
-        vec![7, 3, 3, 9, 6],
-        vec![2, 2, 6, 1, 4],
-    ];
-    let targets = vec![
-        vec![4, 2, 8, 5, 7],
-        vec![3, 3, 9, 6, 1],
-        vec![2, 6, 1, 4, 4],
-    ];
+    let inputs = vec![vec![1, 4, 2, 8, 5], vec![7, 3, 3, 9, 6], vec![2, 2, 6, 1, 4]];
+    let targets = vec![vec![4, 2, 8, 5, 7], vec![3, 3, 9, 6, 1], vec![2, 6, 1, 4, 4]];
     // Rows hold 4, 1 and 5 loss tokens, so micro-batch means would weigh tokens unequally.
-    let loss_mask = vec![
-        vec![0, 1, 1, 1, 1],
-        vec![0, 0, 0, 0, 1],
-        vec![1, 1, 1, 1, 1],
-    ];
+    let loss_mask = vec![vec![0, 1, 1, 1, 1], vec![0, 0, 0, 0, 1], vec![1, 1, 1, 1, 1]];
 
     let whole = masked_cross_entropy(
-        model
-            .forward(int_tensor(&inputs, &device), None)
-            .expect("forward"),
+        model.forward(int_tensor(&inputs, &device), None).expect("forward"),
         int_tensor(&targets, &device),
         int_tensor(&loss_mask, &device),
     )
     .expect("loss");
-    let expected = flat_grads(
-        &model,
-        &GradientsParams::from_grads(whole.mean().backward(), &model),
-    );
+    let expected = flat_grads(&model, &GradientsParams::from_grads(whole.mean().backward(), &model));
 
     // Micro-batches of rows 0..2 and 2..3, each normalised by the step's total token count.
     let total_tokens = 10;
     let mut accumulated = vec![0.0; expected.len()];
     for rows in [0..2, 2..3] {
         let loss = masked_cross_entropy(
-            model
-                .forward(int_tensor(&inputs[rows.clone()], &device), None)
-                .expect("forward"),
+            model.forward(int_tensor(&inputs[rows.clone()], &device), None).expect("forward"),
             int_tensor(&targets[rows.clone()], &device),
             int_tensor(&loss_mask[rows], &device),
         )
@@ -162,14 +120,8 @@ fn accumulated_micro_batches_match_one_batch() {
     }
 
     let largest = expected.iter().fold(0.0f64, |max, g| max.max(g.abs()));
-    assert!(
-        largest > 1e-4,
-        "gradients are too small to compare: {largest}"
-    );
+    assert!(largest > 1e-4, "gradients are too small to compare: {largest}");
     for (index, (expected, actual)) in expected.iter().zip(&accumulated).enumerate() {
-        assert!(
-            (expected - actual).abs() < 1e-5 + 1e-3 * expected.abs(),
-            "gradient {index}: {expected} vs {actual}"
-        );
+        assert!((expected - actual).abs() < 1e-5 + 1e-3 * expected.abs(), "gradient {index}: {expected} vs {actual}");
     }
 }

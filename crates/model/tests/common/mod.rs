@@ -6,9 +6,7 @@
 use burn::prelude::*;
 use selfcorrect_model::rng::SplitMix64;
 use selfcorrect_model::weights::Init;
-use selfcorrect_model::{
-    Family, ModelConfig, ModelError, ResolvedConfig, Transformer, WeightSource,
-};
+use selfcorrect_model::{Family, ModelConfig, ModelError, ResolvedConfig, Transformer, WeightSource};
 
 /// Returns a two-layer config with grouped-query attention (4 query heads, 2 key/value heads).
 pub fn tiny_config(family: Family) -> ResolvedConfig {
@@ -51,12 +49,7 @@ impl TestWeights {
 }
 
 impl WeightSource for TestWeights {
-    fn tensor(
-        &mut self,
-        key: &str,
-        shape: &[usize],
-        _init: Init,
-    ) -> Result<TensorData, ModelError> {
+    fn tensor(&mut self, key: &str, shape: &[usize], _init: Init) -> Result<TensorData, ModelError> {
         let len = shape.iter().product();
         let (base, std) = if key.ends_with("norm.weight") {
             (self.norm_base, 0.1)
@@ -65,9 +58,7 @@ impl WeightSource for TestWeights {
         } else {
             (0.0, 0.3)
         };
-        let values: Vec<f64> = (0..len)
-            .map(|_| base + std * self.rng.next_normal())
-            .collect();
+        let values: Vec<f64> = (0..len).map(|_| base + std * self.rng.next_normal()).collect();
         Ok(TensorData::new(values, shape.to_vec()))
     }
 }
@@ -88,26 +79,15 @@ pub fn int_tensor(rows: &[Vec<i64>], device: &Device) -> Tensor<2, Int> {
 
 pub fn to_vec3(tensor: Tensor<3>) -> Vec<Vec<Vec<f64>>> {
     let [batch, seq, width] = tensor.dims();
-    let values = tensor
-        .into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .expect("float data");
+    let values = tensor.into_data().convert::<f64>().try_to_vec::<f64>().expect("float data");
     (0..batch)
-        .map(|b| {
-            (0..seq)
-                .map(|t| values[(b * seq + t) * width..(b * seq + t + 1) * width].to_vec())
-                .collect()
-        })
+        .map(|b| (0..seq).map(|t| values[(b * seq + t) * width..(b * seq + t + 1) * width].to_vec()).collect())
         .collect()
 }
 
 pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
 /// Returns the flex device with float64 as its default float dtype.
@@ -118,9 +98,7 @@ pub fn f64_device() -> Device {
     static CONFIGURED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     CONFIGURED.get_or_init(|| {
         let mut device = Device::flex();
-        device
-            .configure(burn::tensor::FloatDType::F64)
-            .expect("configure float64 before any tensor exists");
+        device.configure(burn::tensor::FloatDType::F64).expect("configure float64 before any tensor exists");
     });
     Device::flex()
 }
@@ -130,8 +108,7 @@ pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("selfcorrect-model-{name}-{}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("selfcorrect-model-{name}-{}", std::process::id()));
         if path.exists() {
             std::fs::remove_dir_all(&path).expect("remove stale test directory");
         }
