@@ -29,12 +29,26 @@ pub const CONFIG_FILE: &str = "config.json";
 /// `transformers` expects.
 pub fn save(model: &Transformer, dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|source| ModelError::Io { path: dir.to_path_buf(), source })?;
-    write_tensors(&dir.join(WEIGHTS_FILE), &named_weights(model))?;
+    let weights_path = dir.join(WEIGHTS_FILE);
 
+    let weights = named_weights(model);
+    write_tensors(&weights_path, &weights)?;
+
+    // `torch_dtype` names the dtype the weights were saved in.
     let config_path = dir.join(CONFIG_FILE);
-    let json = serde_json::to_string_pretty(&model.config().to_model_config())
+    let mut config = model.config().to_model_config();
+    config.torch_dtype = weights.first().and_then(|(_, data)| torch_dtype(data.dtype())).map(str::to_string);
+    let json = serde_json::to_string_pretty(&config)
         .map_err(|source| ModelError::ConfigJson { path: config_path.clone(), source })?;
     write_atomic(&config_path, json.as_bytes())
+}
+
+/// Reads and validates `config.json` from a checkpoint directory.
+pub fn load_config(dir: &Path) -> Result<ResolvedConfig> {
+    let path = dir.join(CONFIG_FILE);
+    let json = fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+    let config = ModelConfig::from_json(&json).map_err(|source| ModelError::ConfigJson { path, source })?;
+    config.validate()
 }
 
 /// Writes named tensors to one safetensors file, atomically, with the
@@ -76,18 +90,10 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, TensorData>> {
     Ok(out)
 }
 
-/// Reads and validates `config.json` from a checkpoint directory.
-pub fn load_config(dir: &Path) -> Result<ResolvedConfig> {
-    let path = dir.join(CONFIG_FILE);
-    let json = fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
-    let config = ModelConfig::from_json(&json).map_err(|source| ModelError::ConfigJson { path, source })?;
-    config.validate()
-}
-
 /// Loads a checkpoint directory onto `device`.
 ///
-/// Every tensor the config requires must be present with the shape the config implies; the
-/// error names the key and both shapes. Extra tensors (such as `lm_head.weight` beside tied
+/// Every tensor the config requires must be present with the shape the config implies, and the
+/// error for a mismatch names the key and both shapes. Extra tensors (such as `lm_head.weight` beside tied
 /// embeddings) are ignored. F64, F32, F16 and BF16 tensors are converted to the device's float
 /// dtype.
 pub fn load(dir: &Path, device: &Device) -> Result<Transformer> {
@@ -145,6 +151,16 @@ fn safetensors_dtype(dtype: DType) -> Option<Dtype> {
         DType::F32 => Some(Dtype::F32),
         DType::F16 => Some(Dtype::F16),
         DType::BF16 => Some(Dtype::BF16),
+        _ => None,
+    }
+}
+
+fn torch_dtype(dtype: DType) -> Option<&'static str> {
+    match dtype {
+        DType::F64 => Some("float64"),
+        DType::F32 => Some("float32"),
+        DType::F16 => Some("float16"),
+        DType::BF16 => Some("bfloat16"),
         _ => None,
     }
 }

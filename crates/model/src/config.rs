@@ -112,11 +112,11 @@ pub struct ModelConfig {
     pub tie_word_embeddings: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_act: Option<String>,
-    /// Gemma's name for the activation; it takes precedence over `hidden_act` when present.
+    /// Gemma's name for the activation, which takes precedence over `hidden_act` when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_activation: Option<String>,
     /// Bias on the query, key, value and output projections (Llama and Gemma). Qwen2 always has
-    /// query, key and value biases and no output bias, whatever this field says.
+    /// query, key and value biases and no output bias, whatever this field is set to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention_bias: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Errors from building, running, saving and loading a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A configuration field holds a value outside its allowed range.
+    /// A configuration field has a value outside its allowed range.
     #[error("invalid config field `{field}`: got {value}, expected {allowed}")]
     InvalidConfig { field: &'static str, value: String, allowed: String },
 

@@ -1,7 +1,7 @@
 //! Gradient clipping by the global norm over all parameters.
 //!
 //! burn's `GradientClipping::Norm` rescales each tensor by its own norm, which changes the
-//! direction of the update; clipping by the global norm keeps the direction.
+//! direction of the update. Clipping by the global norm keeps the direction.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -16,7 +16,7 @@ const NORM_EPS: f64 = 1e-6;
 /// `max_norm`, and returns them with the norm measured before clipping.
 ///
 /// When the norm exceeds `max_norm`, every gradient is multiplied by
-/// `max_norm / (norm + 1e-6)`; otherwise they are returned unchanged. Gradients of parameters
+/// `max_norm / (norm + 1e-6)`. Otherwise they are returned unchanged. Gradients of parameters
 /// that `module` does not contain are left as they are and do not count towards the norm.
 ///
 /// Fails when `max_norm` is not a positive finite number, or when the norm is NaN or infinite

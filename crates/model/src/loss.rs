@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
 use crate::error::{ModelError, Result};
-use crate::transformer::int_range;
+use crate::inputs::int_range;
 
 /// Loss of one micro-batch, summed rather than averaged, so that the caller picks the divisor.
 ///
@@ -46,18 +46,16 @@ pub fn masked_cross_entropy(
     targets: Tensor<2, Int>,
     loss_mask: Tensor<2, Int>,
 ) -> Result<TokenLoss> {
-    let [batch, seq, vocab] = logits.dims();
+    let [batch, seq, _] = logits.dims();
     let invalid = |name, reason: String| Err(ModelError::InvalidInput { name, reason });
 
+    // Target ids are checked by `token_log_probs`, their shape first so that it is reported
+    // before the mask's.
     if targets.dims() != [batch, seq] {
         return invalid("targets", format!("shape {:?} differs from logits [{batch}, {seq}, ..]", targets.dims()));
     }
     if loss_mask.dims() != [batch, seq] {
         return invalid("loss_mask", format!("shape {:?} differs from logits [{batch}, {seq}, ..]", loss_mask.dims()));
-    }
-    let (min_target, max_target) = int_range(&targets);
-    if min_target < 0 || max_target >= vocab as i64 {
-        return invalid("targets", format!("ids span {min_target}..={max_target}, expected 0..{vocab}"));
     }
     let (min_mask, max_mask) = int_range(&loss_mask);
     if min_mask < 0 || max_mask > 1 {
@@ -65,11 +63,30 @@ pub fn masked_cross_entropy(
     }
     let count = loss_mask.clone().sum().into_scalar::<i64>() as usize;
 
-    // log p(target) of every token: (batch, seq)
-    let log_probs = log_softmax(logits, 2);
-    let target_log_probs = log_probs.gather(2, targets.reshape([batch, seq, 1])).reshape([batch, seq]);
+    let target_log_probs = token_log_probs(logits, targets)?;
 
     // Masked tokens multiply a finite log-probability by 0, so they add exactly 0.
     let sum = (target_log_probs * loss_mask.float()).sum().neg();
     Ok(TokenLoss { sum, count })
+}
+
+/// Returns `log p(target)` (batch, seq) of every token under the softmax of `logits`
+/// (batch, seq, vocab), the natural-log probability a trainer or a scorer needs per token.
+///
+/// Every target must be a valid id in `0..vocab`.
+pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Result<Tensor<2>> {
+    let [batch, seq, vocab] = logits.dims();
+    let invalid = |reason: String| Err(ModelError::InvalidInput { name: "targets", reason });
+
+    if targets.dims() != [batch, seq] {
+        return invalid(format!("shape {:?} differs from logits [{batch}, {seq}, ..]", targets.dims()));
+    }
+    let (min_target, max_target) = int_range(&targets);
+    if min_target < 0 || max_target >= vocab as i64 {
+        return invalid(format!("ids span {min_target}..={max_target}, expected 0..{vocab}"));
+    }
+
+    // (batch, seq, vocab) -> (batch, seq)
+    let log_probs = log_softmax(logits, 2);
+    Ok(log_probs.gather(2, targets.reshape([batch, seq, 1])).reshape([batch, seq]))
 }

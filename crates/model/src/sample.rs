@@ -16,13 +16,14 @@ const PAD_ID: u32 = 0;
 pub struct SamplingConfig {
     /// Maximum number of tokens generated per sequence, EOS included.
     pub max_new_tokens: usize,
-    /// Softmax temperature; 0 picks the most likely token (greedy decoding).
+    /// Softmax temperature. At 0 the most likely token is picked (greedy decoding).
     pub temperature: f64,
-    /// Keep the smallest set of most likely tokens whose probability reaches `top_p`; 1 keeps all.
+    /// Nucleus threshold: sampling keeps the smallest set of most likely tokens whose probability
+    /// reaches `top_p`, so 1 keeps all.
     pub top_p: f64,
     /// Generation of a sequence stops after it emits this id.
     pub eos_token_id: Option<u32>,
-    /// Seed of the sampling; the same seed, prompts and model give the same tokens.
+    /// Seed of the sampling. The same seed, prompts and model give the same tokens.
     pub seed: u64,
 }
 
@@ -51,7 +52,7 @@ impl SamplingConfig {
     }
 }
 
-/// Why a sequence stopped.
+/// Reason a sequence stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishReason {
     /// It emitted the EOS id (the last token of `tokens`).
@@ -61,19 +62,28 @@ pub enum FinishReason {
 }
 
 /// The continuation of one prompt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
     /// New tokens, without the prompt, including the EOS token if one was emitted.
     pub tokens: Vec<u32>,
+    /// Natural-log probability of each token in `tokens` under the model's softmax, before
+    /// temperature and top-p.
+    pub log_probs: Vec<f64>,
     pub finish_reason: FinishReason,
+}
+
+impl Generation {
+    fn empty() -> Self {
+        Self { tokens: Vec::new(), log_probs: Vec::new(), finish_reason: FinishReason::MaxNewTokens }
+    }
 }
 
 /// Continues every prompt, decoding the whole batch together with one KV cache.
 ///
 /// Prompts may differ in length: shorter ones are left-padded and the padding is masked, so each
 /// continuation equals that of its prompt decoded alone (up to rounding). Every prompt needs at
-/// least one token, and the longest prompt plus `max_new_tokens` must fit in
-/// `max_position_embeddings`.
+/// least one token, and the longest prompt plus `max_new_tokens - 1` (the last token is never fed
+/// back) must fit in `max_position_embeddings`.
 pub fn generate(
     model: &Transformer,
     prompts: &[Vec<u32>],
@@ -83,21 +93,17 @@ pub fn generate(
     let model_config = model.config();
     config.validate(model_config.vocab_size)?;
     if prompts.is_empty() || config.max_new_tokens == 0 {
-        return Ok(prompts
-            .iter()
-            .map(|_| Generation { tokens: Vec::new(), finish_reason: FinishReason::MaxNewTokens })
-            .collect());
+        return Ok(prompts.iter().map(|_| Generation::empty()).collect());
     }
     let batch = prompts.len();
     let prompt_len = prompts.iter().map(Vec::len).max().unwrap_or(0);
     if let Some(row) = prompts.iter().position(Vec::is_empty) {
         return Err(ModelError::InvalidInput {
             name: "prompts",
-            reason: format!("prompt {row} is empty; every prompt needs at least one token"),
+            reason: format!("prompt {row} is empty, but every prompt needs at least one token"),
         });
     }
-    // The last generated token is never fed back, hence the `- 1`.
-    if prompt_len + config.max_new_tokens - 1 > model_config.max_position_embeddings {
+    if prompt_len.saturating_add(config.max_new_tokens - 1) > model_config.max_position_embeddings {
         return Err(ModelError::InvalidInput {
             name: "max_new_tokens",
             reason: format!(
@@ -107,52 +113,42 @@ pub fn generate(
         });
     }
 
-    // Prefill the left-padded prompts: (batch, prompt_len)
-    let mut ids = Vec::with_capacity(batch * prompt_len);
-    let mut mask = Vec::with_capacity(batch * prompt_len);
-    for prompt in prompts {
-        let padding = prompt_len - prompt.len();
-        ids.extend(std::iter::repeat_n(PAD_ID as i64, padding).chain(prompt.iter().map(|&id| id as i64)));
-        mask.extend(std::iter::repeat_n(0i64, padding).chain(std::iter::repeat_n(1, prompt.len())));
-    }
-    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, prompt_len]), device);
-    let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, [batch, prompt_len]), device);
+    // Prefill the left-padded prompts.
+    let (ids, mask) = left_pad(prompts, prompt_len, device);
     let mut kv_cache = KvCache::new(model_config.num_hidden_layers);
     let logits = model.forward_with_cache(ids, Some(mask), &mut kv_cache, 0)?;
 
     let mut rngs: Vec<SplitMix64> = (0..batch).map(|row| SplitMix64::new(row_seed(config.seed, row))).collect();
-    let mut generations: Vec<Option<Generation>> = vec![None; batch];
-    let mut tokens: Vec<Vec<u32>> = vec![Vec::new(); batch];
+    let mut outputs: Vec<Generation> = (0..batch).map(|_| Generation::empty()).collect();
+    let mut finished = vec![false; batch];
     let mut last_logits = last_position(logits)?;
 
     for step in 0..config.max_new_tokens {
         // Pick one token per unfinished row.
         let mut next = vec![PAD_ID as i64; batch];
         for row in 0..batch {
-            if generations[row].is_some() {
+            if finished[row] {
                 continue;
             }
             let token = pick_token(&last_logits[row], config, &mut rngs[row]);
-            tokens[row].push(token);
+            let output = &mut outputs[row];
+            output.tokens.push(token);
+            output.log_probs.push(log_prob(&last_logits[row], token));
             next[row] = token as i64;
 
-            let finish_reason = if Some(token) == config.eos_token_id {
-                Some(FinishReason::Eos)
-            } else if tokens[row].len() == config.max_new_tokens {
-                Some(FinishReason::MaxNewTokens)
-            } else {
-                None
-            };
-            if let Some(finish_reason) = finish_reason {
-                generations[row] = Some(Generation { tokens: std::mem::take(&mut tokens[row]), finish_reason });
+            if Some(token) == config.eos_token_id {
+                output.finish_reason = FinishReason::Eos;
+                finished[row] = true;
+            } else if output.tokens.len() == config.max_new_tokens {
+                finished[row] = true;
             }
         }
-        if generations.iter().all(Option::is_some) {
+        if finished.iter().all(|&done| done) {
             break;
         }
 
-        // Decode one position for the whole batch; finished rows feed padding.
-        let next_mask: Vec<i64> = generations.iter().map(|g| i64::from(g.is_none())).collect();
+        // Decode one position for the whole batch, with finished rows feeding padding.
+        let next_mask: Vec<i64> = finished.iter().map(|&done| i64::from(!done)).collect();
         let next = Tensor::<2, Int>::from_data(TensorData::new(next, [batch, 1]), device);
         let next_mask = Tensor::<2, Int>::from_data(TensorData::new(next_mask, [batch, 1]), device);
         let offset = prompt_len + step;
@@ -160,13 +156,25 @@ pub fn generate(
         last_logits = last_position(logits)?;
     }
 
-    Ok(generations
-        .into_iter()
-        .zip(tokens)
-        .map(|(generation, tokens)| {
-            generation.unwrap_or(Generation { tokens, finish_reason: FinishReason::MaxNewTokens })
-        })
-        .collect())
+    Ok(outputs)
+}
+
+/// Left-pads `prompts` to `prompt_len` and returns the token ids and attention mask, both
+/// (batch, prompt_len).
+fn left_pad(prompts: &[Vec<u32>], prompt_len: usize, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+    let batch = prompts.len();
+    let mut ids = Vec::with_capacity(batch * prompt_len);
+    let mut mask = Vec::with_capacity(batch * prompt_len);
+    for prompt in prompts {
+        let padding = prompt_len - prompt.len();
+        ids.extend(std::iter::repeat_n(PAD_ID as i64, padding));
+        ids.extend(prompt.iter().map(|&id| id as i64));
+        mask.extend(std::iter::repeat_n(0i64, padding));
+        mask.extend(std::iter::repeat_n(1i64, prompt.len()));
+    }
+    let ids = Tensor::from_data(TensorData::new(ids, [batch, prompt_len]), device);
+    let mask = Tensor::from_data(TensorData::new(mask, [batch, prompt_len]), device);
+    (ids, mask)
 }
 
 /// Reads the logits of the last position of every row to the host: `batch` rows of `vocab`.
@@ -202,18 +210,18 @@ pub(crate) fn pick_token(logits: &[f32], config: &SamplingConfig, rng: &mut Spli
 
     // Nucleus: the most likely tokens until their mass reaches top_p (at least one token).
     probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut kept = 0;
+    let mut nucleus_len = 0;
     let mut mass = 0.0;
     for &(_, p) in &probs {
-        kept += 1;
+        nucleus_len += 1;
         mass += p;
         if mass >= config.top_p * total {
             break;
         }
     }
-    probs.truncate(kept);
+    probs.truncate(nucleus_len);
 
-    // Inverse-CDF draw over the kept tokens.
+    // Inverse-CDF draw over the nucleus.
     let target = rng.next_f64() * mass;
     let mut cumulative = 0.0;
     for &(id, p) in &probs {
@@ -223,6 +231,13 @@ pub(crate) fn pick_token(logits: &[f32], config: &SamplingConfig, rng: &mut Spli
         }
     }
     probs.last().map_or(0, |&(id, _)| id)
+}
+
+/// Returns the natural-log probability of `token` under the softmax of `logits`.
+fn log_prob(logits: &[f32], token: u32) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&logit| (logit as f64 - max).exp()).sum();
+    logits[token as usize] as f64 - max - sum.ln()
 }
 
 /// Returns the index of the largest logit, the lowest index on ties.

@@ -6,19 +6,15 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::{gelu_approximate, silu, softmax};
-use burn::tensor::module::{embedding, linear};
+use burn::tensor::activation::{gelu_approximate, silu};
+use burn::tensor::module::{attention, embedding, linear};
+use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::config::{Activation, Family, ResolvedConfig};
 use crate::error::{ModelError, Result};
+use crate::inputs::{attention_mask_bias, check_inputs};
 use crate::kv_cache::{KvCache, LayerCache};
 use crate::weights::{INIT_STD, Init, RandomInit, WeightSource, load_param};
-
-/// Score added to attention logits of masked keys.
-///
-/// NOTE: finite on purpose. A padding query whose keys are all masked then gets a finite
-/// (meaningless) row instead of NaN, and NaN would survive a zero loss mask (`NaN * 0 = NaN`).
-const MASKED_SCORE: f64 = -1e9;
 
 /// Linear layer in Hugging Face layout: `weight` is (out, in) and `y = x W^T + b`.
 #[derive(Module, Debug)]
@@ -61,7 +57,8 @@ pub struct Embedding {
 pub struct RmsNorm {
     pub weight: Param<Tensor<1>>,
     eps: f64,
-    /// Gemma scales by `1 + weight` (weights start at 0); Llama and Qwen2 by `weight`.
+    /// True for Gemma, which scales by `1 + weight` (weights start at 0). Llama and Qwen2 scale by
+    /// `weight`.
     unit_offset: bool,
 }
 
@@ -146,7 +143,8 @@ impl Attention {
         })
     }
 
-    /// `x` is (batch, seq, hidden); `mask` is the additive mask from [`attention_mask_bias`].
+    /// Attends over `x` (batch, seq, hidden) with the additive `mask` from
+    /// [`attention_mask_bias`](crate::inputs::attention_mask_bias).
     fn forward(
         &self,
         x: Tensor<3>,
@@ -178,9 +176,12 @@ impl Attention {
         // group into the query rows shares each key/value head without copying it:
         // (batch, kv_heads, group * seq, head_dim)
         let q = q.reshape([batch, kv_heads, group * seq, head_dim]);
-        let scores = q.mul_scalar(1.0 / (head_dim as f64).sqrt()).matmul(k.swap_dims(2, 3));
-        let probs = softmax(scores + mask.clone(), 3);
-        let context = probs.matmul(v);
+
+        // softmax(q k^T / sqrt(head_dim) + mask) v in one op. flex runs it as a fused kernel in
+        // inference, and under autodiff burn decomposes it into basic ops.
+        let options =
+            AttentionModuleOptions { scale: Some(1.0 / (head_dim as f64).sqrt()), softcap: None, is_causal: false };
+        let context = attention(q, k, v, None, Some(mask.clone()), options);
 
         // Merge heads: (batch, seq, heads * head_dim)
         let context =
@@ -312,7 +313,7 @@ impl Transformer {
 
     /// Computes next-token logits (batch, seq, vocab) for `input_ids` (batch, seq).
     ///
-    /// `attention_mask` (batch, seq) holds 1 for real tokens and 0 for padding, on either side.
+    /// `attention_mask` (batch, seq) is 1 for real tokens and 0 for padding, on either side.
     /// Padding keys are hidden from every query, and positions count real tokens only, so a
     /// padded row gives the same logits at its real tokens as the row alone. Logits at padding
     /// positions are finite but meaningless.
@@ -325,7 +326,7 @@ impl Transformer {
     ///
     /// Positions of the cache beyond `seqlen_offset` are dropped first, so a shared prefix can be
     /// decoded once and continued several times. `attention_mask` covers the new tokens only (1
-    /// for real, 0 for padding); `None` means all real. Decoding token by token gives the same
+    /// for real, 0 for padding), and `None` means all real. Decoding token by token gives the same
     /// logits as one [`forward`](Self::forward) over the whole sequence, up to rounding.
     pub fn forward_with_cache(
         &self,
@@ -362,7 +363,7 @@ impl Transformer {
     ) -> Result<Tensor<3>> {
         let device = input_ids.device();
         let [batch, seq] = input_ids.dims();
-        self.check_inputs(&input_ids, attention_mask.as_ref(), kv_cache.as_deref(), offset)?;
+        check_inputs(&self.config, &input_ids, attention_mask.as_ref(), kv_cache.as_deref(), offset)?;
         if let Some(cache) = kv_cache.as_mut() {
             cache.truncate(offset)?;
         }
@@ -402,81 +403,4 @@ impl Transformer {
         };
         Ok(linear(x, output_weight.transpose(), None))
     }
-
-    fn check_inputs(
-        &self,
-        input_ids: &Tensor<2, Int>,
-        attention_mask: Option<&Tensor<2, Int>>,
-        kv_cache: Option<&KvCache>,
-        offset: usize,
-    ) -> Result<()> {
-        let [batch, seq] = input_ids.dims();
-        let invalid = |name, reason: String| Err(ModelError::InvalidInput { name, reason });
-
-        if batch == 0 || seq == 0 {
-            return invalid("input_ids", format!("shape [{batch}, {seq}] is empty"));
-        }
-        if offset + seq > self.config.max_position_embeddings {
-            return invalid(
-                "input_ids",
-                format!(
-                    "{} cached plus {seq} new positions exceed max_position_embeddings ({})",
-                    offset, self.config.max_position_embeddings
-                ),
-            );
-        }
-        if let Some(cached_batch) = kv_cache.and_then(KvCache::batch_size)
-            && cached_batch != batch
-        {
-            return invalid("input_ids", format!("batch {batch} differs from the cached batch {cached_batch}"));
-        }
-
-        let (min_id, max_id) = int_range(input_ids);
-        if min_id < 0 || max_id >= self.config.vocab_size as i64 {
-            return invalid(
-                "input_ids",
-                format!("token ids span {min_id}..={max_id}, expected 0..{}", self.config.vocab_size),
-            );
-        }
-
-        if let Some(mask) = attention_mask {
-            if mask.dims() != [batch, seq] {
-                return invalid(
-                    "attention_mask",
-                    format!("shape {:?} differs from input_ids [{batch}, {seq}]", mask.dims()),
-                );
-            }
-            let (min, max) = int_range(mask);
-            if min < 0 || max > 1 {
-                return invalid("attention_mask", format!("values span {min}..={max}, expected 0 or 1"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Returns the minimum and maximum of an integer tensor.
-pub(crate) fn int_range(tensor: &Tensor<2, Int>) -> (i64, i64) {
-    let min = tensor.clone().min().into_scalar::<i64>();
-    let max = tensor.clone().max().into_scalar::<i64>();
-    (min, max)
-}
-
-/// Builds the additive attention mask (batch, 1, group * seq, offset + seq): 0 where query `i`
-/// (at absolute index `offset + i`) may attend key `j`, [`MASKED_SCORE`] where `j` is in its
-/// future or is padding. Rows repeat `group` times to match the folded query heads of
-/// [`Attention::forward`].
-fn attention_mask_bias(key_mask: Tensor<2, Int>, offset: usize, seq: usize, group: usize) -> Tensor<4> {
-    let device = key_mask.device();
-    let [batch, keys] = key_mask.dims();
-
-    // (1, 1, seq, keys)
-    let causal: Vec<f32> =
-        (0..seq).flat_map(|i| (0..keys).map(move |j| if j > offset + i { MASKED_SCORE as f32 } else { 0.0 })).collect();
-    let causal = Tensor::<2>::from_data(TensorData::new(causal, [seq, keys]), &device).unsqueeze::<4>();
-
-    // (batch, 1, 1, keys)
-    let padding = key_mask.equal_elem(0).float().mul_scalar(MASKED_SCORE).reshape([batch, 1, 1, keys]);
-
-    (causal + padding).repeat_dim(2, group)
 }

@@ -9,7 +9,7 @@ use burn::prelude::*;
 use crate::error::{ModelError, Result};
 use crate::rng::SplitMix64;
 
-/// How a freshly initialised tensor is filled.
+/// Fill rule of a freshly initialised tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Init {
     /// Normal with mean 0 and this standard deviation.
@@ -25,8 +25,8 @@ pub const INIT_STD: f64 = 0.02;
 
 /// A source of weights, asked for each tensor by key and expected shape while a model is built.
 pub trait WeightSource {
-    /// Returns the tensor stored under `key`, with exactly `shape`. `init` says how a source that
-    /// creates weights fills it; sources that read weights ignore it.
+    /// Returns the tensor stored under `key`, with exactly `shape`. A source that creates weights
+    /// fills the tensor by `init`, and a source that reads weights ignores it.
     fn tensor(&mut self, key: &str, shape: &[usize], init: Init) -> Result<TensorData>;
 }
 
@@ -91,7 +91,7 @@ pub(crate) fn load_param<const D: usize>(
     device: &Device,
 ) -> Result<Param<Tensor<D>>> {
     let data = source.tensor(key, &shape, init)?;
-    // NOTE: the shape check belongs to the source; a wrong shape here would panic inside burn.
+    // The source checks shapes, but a wrong shape here would panic inside burn, so check again.
     if data.shape().as_slice() != shape {
         return Err(ModelError::ShapeMismatch {
             key: key.to_string(),

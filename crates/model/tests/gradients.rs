@@ -90,6 +90,9 @@ fn check_family(family: Family) {
     let weights = WeightMap { tensors: named_weights(&reference).into_iter().collect() };
     assert!(weights.tensors.values().all(|data| data.dtype() == DType::F64), "weights must be float64");
 
+    // Configuring the flex device also sets the dtype of its autodiff wrapper.
+    assert_eq!(Tensor::<1>::zeros([1], &autodiff).dtype(), DType::F64);
+
     // Analytic gradients.
     let model = Transformer::from_weights(&config, &mut weights.clone(), &autodiff).expect("model");
     let grads = loss(&model, &batch, &autodiff).backward();

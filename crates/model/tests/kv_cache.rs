@@ -4,7 +4,7 @@ mod common;
 
 use burn::prelude::*;
 use common::{int_tensor, max_abs_diff, test_model, to_vec3};
-use selfcorrect_model::{Family, FinishReason, KvCache, SamplingConfig, Transformer, generate};
+use selfcorrect_model::{Family, FinishReason, KvCache, SamplingConfig, Transformer, generate, token_log_probs};
 
 /// Logits of f32 models agree to this absolute tolerance whatever the order of operations.
 const LOGIT_TOLERANCE: f64 = 1e-4;
@@ -94,7 +94,7 @@ fn padding_matches_unpadded_rows() {
     let row = vec![4, 9, 2, 7];
     for family in Family::ALL {
         let model = test_model(family, 13, &device);
-        let alone = to_vec3(model.forward(int_tensor(&[row.clone()], &device), None).expect("forward"));
+        let alone = to_vec3(model.forward(int_tensor(std::slice::from_ref(&row), &device), None).expect("forward"));
 
         // Left padding: real tokens at positions 2..6.
         let left = vec![vec![0, 0, 4, 9, 2, 7], vec![1, 2, 3, 4, 5, 6]];
@@ -191,4 +191,41 @@ fn generate_rejects_bad_requests() {
 
     let out_of_vocab = model.forward(int_tensor(&[vec![1, 32]], &device), None);
     assert!(out_of_vocab.is_err(), "token id 32 is outside a vocabulary of 32");
+}
+
+#[test]
+fn model_and_cache_cross_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    // Parallel rollouts share one model and move a cache into each worker.
+    assert_send_sync::<Transformer>();
+    assert_send::<KvCache>();
+}
+
+#[test]
+fn generated_log_probs_match_teacher_forcing() {
+    let device = Device::flex();
+    let model = test_model(Family::Llama, 18, &device);
+    let prompt = vec![5u32, 1, 9];
+    let config = SamplingConfig { max_new_tokens: 6, temperature: 1.0, top_p: 0.8, eos_token_id: None, seed: 4 };
+    let generation = generate(&model, std::slice::from_ref(&prompt), &config, &device).expect("generate").remove(0);
+    assert_eq!(generation.log_probs.len(), generation.tokens.len());
+
+    // Score prompt + continuation in one forward pass: position t predicts token t + 1.
+    let sequence: Vec<i64> = prompt.iter().chain(&generation.tokens).map(|&id| id as i64).collect();
+    let inputs = sequence[..sequence.len() - 1].to_vec();
+    let targets = sequence[1..].to_vec();
+    let logits = model.forward(int_tensor(&[inputs], &device), None).expect("forward");
+    let scored = token_log_probs(logits, int_tensor(&[targets], &device))
+        .expect("log probs")
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec::<f64>()
+        .expect("float data");
+
+    for (i, &log_prob) in generation.log_probs.iter().enumerate() {
+        let expected = scored[prompt.len() - 1 + i];
+        assert!((log_prob - expected).abs() < 1e-4, "token {i}: sampled {log_prob}, scored {expected}");
+        assert!(log_prob <= 0.0, "token {i}: log-probability {log_prob} above 0");
+    }
 }

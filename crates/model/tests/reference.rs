@@ -2,7 +2,7 @@
 //! reference implementations (`modeling_llama.py`, `modeling_qwen2.py`, `modeling_gemma.py`),
 //! in float64.
 //!
-//! KV-cache and padding tests compare the model with itself; this one pins the conventions a
+//! KV-cache and padding tests compare the model with itself. This test pins the conventions a
 //! checkpoint depends on: the half-split rotary layout, the key/value head sharing of
 //! grouped-query attention, Gemma's `1 + weight` norm and embedding scale, and the (out, in)
 //! layout of projection weights.

@@ -45,12 +45,26 @@ fn tiny_run_writes_a_report_from_its_results() {
 
     let markdown = fs::read_to_string(out.join("report.md")).unwrap();
     let html = fs::read_to_string(out.join("report.html")).unwrap();
-    let results: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    for heading in ["## Findings", "## Accuracy", "## mult-2x2 / llama", "### Free rollouts", "### On-policy-error prefills", "### Training", "## Resolved config"] {
+    let results: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    for heading in [
+        "## Findings",
+        "## Accuracy",
+        "## mult-2x2 / llama",
+        "### Free rollouts",
+        "### On-policy-error prefills",
+        "### Training",
+        "## Resolved config",
+    ] {
         assert!(markdown.contains(heading), "missing {heading}");
     }
     assert_eq!(html.matches("<svg").count(), 4);
-    for plot in ["accuracy.svg", "mult-2x2-llama-error-kinds.svg", "mult-2x2-llama-prefill-rates.svg", "mult-2x2-llama-training.svg"] {
+    for plot in [
+        "accuracy.svg",
+        "mult-2x2-llama-error-kinds.svg",
+        "mult-2x2-llama-prefill-rates.svg",
+        "mult-2x2-llama-training.svg",
+    ] {
         assert!(out.join("plots").join(plot).exists(), "{plot}");
     }
 

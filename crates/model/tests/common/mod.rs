@@ -8,7 +8,7 @@ use selfcorrect_model::rng::SplitMix64;
 use selfcorrect_model::weights::Init;
 use selfcorrect_model::{Family, ModelConfig, ModelError, ResolvedConfig, Transformer, WeightSource};
 
-/// A two-layer model with grouped-query attention (4 query heads, 2 key/value heads).
+/// Returns a two-layer config with grouped-query attention (4 query heads, 2 key/value heads).
 pub fn tiny_config(family: Family) -> ResolvedConfig {
     let json = format!(
         r#"{{

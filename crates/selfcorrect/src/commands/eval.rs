@@ -191,11 +191,22 @@ fn compare(dirs: &[PathBuf]) -> anyhow::Result<String> {
     let mut out = String::from("## Accuracy against the first, paired on the same problems\n\n");
     for (name, summary) in &summaries[1..] {
         if summary.task != first.task || summary.scores.len() != first.scores.len() {
-            bail!("{name} was evaluated on other problems than {first_name} ({} x{} against {} x{}); evaluate both with the same --task, --count and --seed or --data", summary.task, summary.scores.len(), first.task, first.scores.len());
+            bail!(
+                "{name} was evaluated on other problems than {first_name} ({} x{} against {} x{}); evaluate both with the same --task, --count and --seed or --data",
+                summary.task,
+                summary.scores.len(),
+                first.task,
+                first.scores.len()
+            );
         }
-        let diff = paired_difference(&first.scores, &summary.scores, 7).ok_or_else(|| anyhow!("no problems to compare"))?;
+        let diff =
+            paired_difference(&first.scores, &summary.scores, 7).ok_or_else(|| anyhow!("no problems to compare"))?;
         let verdict = if diff.significant { "significant" } else { "not significant" };
-        out.push_str(&format!("- {name} minus {first_name}: {} ({verdict}, {} problems)\n", percent_points(&diff), diff.pairs));
+        out.push_str(&format!(
+            "- {name} minus {first_name}: {} ({verdict}, {} problems)\n",
+            percent_points(&diff),
+            diff.pairs
+        ));
     }
     let columns: Vec<(String, &EvalSummary)> = summaries.iter().map(|(n, s)| (n.clone(), s)).collect();
     out.push_str(&summary_table(&columns));

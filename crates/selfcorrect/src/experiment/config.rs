@@ -124,21 +124,40 @@ impl ExperimentConfig {
             return fail("name", format!("{:?}", self.name), "letters, digits, '-', '_' or '.'");
         }
         if self.data.train == 0 || self.data.test == 0 {
-            return fail("data.train / data.test", format!("{} / {}", self.data.train, self.data.test), "at least 1 each");
+            return fail(
+                "data.train / data.test",
+                format!("{} / {}", self.data.train, self.data.test),
+                "at least 1 each",
+            );
         }
         if !(0.0..=1.0).contains(&self.data.injected_fraction) {
             return fail("data.injected_fraction", self.data.injected_fraction.to_string(), "a number from 0 to 1");
         }
         for (name, stage) in [("base", &self.base), ("finetune", &self.finetune)] {
             if stage.steps == 0 || stage.batch_size == 0 {
-                return fail(&format!("{name}.steps / {name}.batch_size"), format!("{} / {}", stage.steps, stage.batch_size), "at least 1 each");
+                return fail(
+                    &format!("{name}.steps / {name}.batch_size"),
+                    format!("{} / {}", stage.steps, stage.batch_size),
+                    "at least 1 each",
+                );
             }
-            if !(stage.learning_rate > 0.0 && stage.min_learning_rate >= 0.0 && stage.min_learning_rate <= stage.learning_rate) {
-                return fail(&format!("{name}.learning_rate"), stage.learning_rate.to_string(), "a positive number at least min_learning_rate");
+            if !(stage.learning_rate > 0.0
+                && stage.min_learning_rate >= 0.0
+                && stage.min_learning_rate <= stage.learning_rate)
+            {
+                return fail(
+                    &format!("{name}.learning_rate"),
+                    stage.learning_rate.to_string(),
+                    "a positive number at least min_learning_rate",
+                );
             }
         }
         if self.eval.problems == 0 || self.eval.max_new_tokens == 0 {
-            return fail("eval.problems / eval.max_new_tokens", format!("{} / {}", self.eval.problems, self.eval.max_new_tokens), "at least 1 each");
+            return fail(
+                "eval.problems / eval.max_new_tokens",
+                format!("{} / {}", self.eval.problems, self.eval.max_new_tokens),
+                "at least 1 each",
+            );
         }
         Ok(())
     }

@@ -26,10 +26,7 @@ pub fn stage_key(text: &str) -> String {
 
 /// The action for each stage, given the keys of stages finished before.
 pub fn plan(stages: &[(String, String)], finished: &HashMap<String, String>) -> Vec<Action> {
-    stages
-        .iter()
-        .map(|(name, key)| if finished.get(name) == Some(key) { Action::Reuse } else { Action::Run })
-        .collect()
+    stages.iter().map(|(name, key)| if finished.get(name) == Some(key) { Action::Reuse } else { Action::Run }).collect()
 }
 
 #[cfg(test)]

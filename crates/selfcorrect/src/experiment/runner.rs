@@ -60,31 +60,40 @@ pub fn run_experiment(config: &ExperimentConfig, options: &RunOptions) -> anyhow
         }
         for family in &config.families {
             let cell = format!("{task}-{family}");
-            stages.push((format!("base-{cell}"), StageSpec::Train {
-                task: task.clone(),
-                family: family.clone(),
-                arm: "base".into(),
-                init_from: None,
-                data: format!("data-{task}-ft"),
-            }));
-            for arm in ["ft", "eift"] {
-                stages.push((format!("{arm}-{cell}"), StageSpec::Train {
+            stages.push((
+                format!("base-{cell}"),
+                StageSpec::Train {
                     task: task.clone(),
                     family: family.clone(),
-                    arm: arm.into(),
-                    init_from: Some(format!("base-{cell}")),
-                    data: format!("data-{task}-{arm}"),
-                }));
+                    arm: "base".into(),
+                    init_from: None,
+                    data: format!("data-{task}-ft"),
+                },
+            ));
+            for arm in ["ft", "eift"] {
+                stages.push((
+                    format!("{arm}-{cell}"),
+                    StageSpec::Train {
+                        task: task.clone(),
+                        family: family.clone(),
+                        arm: arm.into(),
+                        init_from: Some(format!("base-{cell}")),
+                        data: format!("data-{task}-{arm}"),
+                    },
+                ));
             }
             for arm in ["ft", "eift"] {
-                stages.push((format!("eval-{arm}-{cell}"), StageSpec::Eval {
-                    task: task.clone(),
-                    family: family.clone(),
-                    arm: arm.into(),
-                    model: format!("{arm}-{cell}"),
-                    data: format!("data-{task}-ft"),
-                    reference: (arm != "ft").then(|| format!("eval-ft-{cell}")),
-                }));
+                stages.push((
+                    format!("eval-{arm}-{cell}"),
+                    StageSpec::Eval {
+                        task: task.clone(),
+                        family: family.clone(),
+                        arm: arm.into(),
+                        model: format!("{arm}-{cell}"),
+                        data: format!("data-{task}-ft"),
+                        reference: (arm != "ft").then(|| format!("eval-ft-{cell}")),
+                    },
+                ));
             }
         }
     }
@@ -99,7 +108,8 @@ pub fn run_experiment(config: &ExperimentConfig, options: &RunOptions) -> anyhow
             }
         };
         let upstream_keys: Vec<&str> = upstream.iter().map(|u| keys[*u].as_str()).collect();
-        let text = format!("{}\n{}\n{}", serde_json::to_string(spec)?, stage_settings(config, spec)?, upstream_keys.join(","));
+        let text =
+            format!("{}\n{}\n{}", serde_json::to_string(spec)?, stage_settings(config, spec)?, upstream_keys.join(","));
         let key = stage_key(&text);
         keys.insert(name.clone(), key.clone());
         keyed.push((name.clone(), key));
@@ -137,7 +147,8 @@ pub fn run_experiment(config: &ExperimentConfig, options: &RunOptions) -> anyhow
         eprintln!("{label}: running (run time so far {})", clock(started.elapsed().as_secs_f64()));
         let stage_started = Instant::now();
         let checkpoint = run_stage(config, spec, &dir, out, &label, &device)?;
-        let record = StageRecord { key: keys[name].clone(), checkpoint, seconds: stage_started.elapsed().as_secs_f64() };
+        let record =
+            StageRecord { key: keys[name].clone(), checkpoint, seconds: stage_started.elapsed().as_secs_f64() };
         write_record(&dir, &record)?;
         eprintln!("{label}: done in {}", clock(record.seconds));
     }
@@ -145,7 +156,8 @@ pub fn run_experiment(config: &ExperimentConfig, options: &RunOptions) -> anyhow
     let results = collect_results(config, options, out, started_at, started.elapsed().as_secs_f64())?;
     let path = out.join("results.json");
     let temporary = crate::io::temporary_path(&path);
-    fs::write(&temporary, serde_json::to_string_pretty(&results)?).with_context(|| format!("failed to write {}", temporary.display()))?;
+    fs::write(&temporary, serde_json::to_string_pretty(&results)?)
+        .with_context(|| format!("failed to write {}", temporary.display()))?;
     fs::rename(&temporary, &path).with_context(|| format!("failed to write {}", path.display()))?;
     crate::report::write_report(out)?;
     Ok(out.join("report.html"))
@@ -171,7 +183,8 @@ fn read_record(dir: &Path) -> Option<StageRecord> {
 fn write_record(dir: &Path, record: &StageRecord) -> anyhow::Result<()> {
     let path = dir.join(STAGE_FILE);
     let temporary = crate::io::temporary_path(&path);
-    fs::write(&temporary, serde_json::to_string_pretty(record)?).with_context(|| format!("failed to write {}", temporary.display()))?;
+    fs::write(&temporary, serde_json::to_string_pretty(record)?)
+        .with_context(|| format!("failed to write {}", temporary.display()))?;
     fs::rename(&temporary, &path).with_context(|| format!("failed to write {}", path.display()))
 }
 
@@ -239,7 +252,8 @@ fn run_stage(
                 .map(|(index, error)| serde_json::json!({"problem": index, "error": error}).to_string())
                 .collect();
             fs::write(dir.join("mined.jsonl"), mined_lines.join("\n") + "\n")?;
-            let rollouts: Vec<String> = output.rollouts.iter().map(|r| serde_json::to_string(r)).collect::<Result<_, _>>()?;
+            let rollouts: Vec<String> =
+                output.rollouts.iter().map(|r| serde_json::to_string(r)).collect::<Result<_, _>>()?;
             fs::write(dir.join("rollouts.jsonl"), rollouts.join("\n") + "\n")?;
             fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&output.summary)?)?;
             eprintln!(
@@ -298,7 +312,11 @@ fn train_config(
     Ok(toml::from_str(&text)?)
 }
 
-fn test_problems(task: &dyn Task, data: &Path, count: usize) -> anyhow::Result<Vec<Box<dyn selfcorrect_tasks::Problem>>> {
+fn test_problems(
+    task: &dyn Task,
+    data: &Path,
+    count: usize,
+) -> anyhow::Result<Vec<Box<dyn selfcorrect_tasks::Problem>>> {
     let records = selfcorrect_data::read_records(&data.join("test.jsonl"))?;
     let problems: Vec<_> = records.iter().take(count).map(|r| task.load(&r.problem)).collect::<Result<_, _>>()?;
     if problems.is_empty() {
@@ -316,8 +334,9 @@ fn read_mined(path: &Path) -> anyhow::Result<Vec<(usize, MinedError)>> {
             problem: usize,
             error: MinedError,
         }
-        let parsed: Line = serde_json::from_str(line)
-            .with_context(|| format!("{} line {} is not a mined error; rerun the reference evaluation", path.display(), number + 1))?;
+        let parsed: Line = serde_json::from_str(line).with_context(|| {
+            format!("{} line {} is not a mined error; rerun the reference evaluation", path.display(), number + 1)
+        })?;
         mined.push((parsed.problem, parsed.error));
     }
     Ok(mined)
@@ -404,7 +423,10 @@ fn cpu_name() -> String {
     fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| {
-            text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string())
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into())
 }
