@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
-use selfcorrect_tasks::{Rng, Task, item_seed};
+use selfcorrect_tasks::{Rng, Task, item_seed, task_by_name};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -113,12 +113,23 @@ impl Tokenizer {
         Self::from_char_tokens(tokens, special, "char-level".into())
     }
 
-    /// Builds a character-level tokenizer over the texts of `records` and the
-    /// recognition phrase (so a dataset without injected errors still has its characters).
+    /// Builds a character-level tokenizer over the texts of `records`, the
+    /// recognition phrase, and the alphabet of every task the records name
+    /// (see [`Tokenizer::char_level_for_task`]). A model trained on clean
+    /// traces can then be fine-tuned on traces with injected errors, whose
+    /// wrong steps may use characters that no clean trace has (a Sudoku cell
+    /// reference outside the grid, for one).
     pub fn char_level_for_records(records: &[Record], recognition: &str, special: &SpecialTokens) -> Result<Self> {
-        let texts: Vec<&str> =
-            records.iter().flat_map(|record| record.segments.iter().map(|segment| segment.text.as_str())).collect();
-        Self::char_level(texts.into_iter().chain([recognition, "\n"]), special)
+        let mut texts: Vec<String> =
+            records.iter().flat_map(|record| record.segments.iter().map(|segment| segment.text.clone())).collect();
+        let mut names: Vec<&str> = records.iter().map(|record| record.task.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let task = task_by_name(name)?;
+            texts.extend(task_alphabet(task.as_ref(), recognition, RECORD_ALPHABET_SAMPLES)?);
+        }
+        Self::char_level(texts.iter().map(String::as_str).chain([recognition, "\n"]), special)
     }
 
     /// Builds a character-level tokenizer over a task's alphabet, independent
@@ -135,19 +146,7 @@ impl Tokenizer {
         special: &SpecialTokens,
         samples: u64,
     ) -> Result<Self> {
-        let mut texts: Vec<String> = vec![recognition.to_string(), "\n0123456789".to_string()];
-        let mut rng = Rng::new(item_seed(&format!("{}/alphabet", task.name()), 0, 0));
-        for index in 0..samples {
-            let problem = task.generate(ALPHABET_SEED, index)?;
-            let golden = problem.golden_steps();
-            texts.push(problem.prompt());
-            for position in 0..golden.len() {
-                for kind in task.error_kinds().iter().filter(|kind| kind.synthetic) {
-                    texts.extend(problem.corrupt_step(position, kind.name, &mut rng));
-                }
-            }
-            texts.extend(golden);
-        }
+        let texts = task_alphabet(task, recognition, samples)?;
         Self::char_level(texts.iter().map(String::as_str), special)
     }
 
@@ -341,6 +340,30 @@ impl Tokenizer {
 /// drops characters outside its vocabulary without a trace, and the offsets of
 /// the tokens after a dropped character shift, so the coverage check cannot be
 /// relied on to notice.
+/// Problems sampled per task when [`Tokenizer::char_level_for_records`] adds a
+/// task's alphabet to the characters of the records.
+const RECORD_ALPHABET_SAMPLES: u64 = 32;
+
+/// Texts that together hold a task's alphabet: the recognition phrase, the ten
+/// digits, and the prompts, golden steps and synthetic wrong steps of `samples`
+/// problems.
+fn task_alphabet(task: &dyn Task, recognition: &str, samples: u64) -> Result<Vec<String>> {
+    let mut texts: Vec<String> = vec![recognition.to_string(), "\n0123456789".to_string()];
+    let mut rng = Rng::new(item_seed(&format!("{}/alphabet", task.name()), 0, 0));
+    for index in 0..samples {
+        let problem = task.generate(ALPHABET_SEED, index)?;
+        let golden = problem.golden_steps();
+        texts.push(problem.prompt());
+        for position in 0..golden.len() {
+            for kind in task.error_kinds().iter().filter(|kind| kind.synthetic) {
+                texts.extend(problem.corrupt_step(position, kind.name, &mut rng));
+            }
+        }
+        texts.extend(golden);
+    }
+    Ok(texts)
+}
+
 fn bpe_alphabet(json: &Value) -> Option<HashSet<char>> {
     let model = &json["model"];
     let byte_level = json["pre_tokenizer"].to_string().contains("ByteLevel");

@@ -1,8 +1,8 @@
 //! Training: masked supervised fine-tuning of the transformer on dataset
-//! records, with AdamW (no decay on norms and biases), a warm-up and cosine
-//! schedule, global-norm clipping, gradient accumulation, checkpoints that
-//! resume to the same weights, and batched rollouts for validation and
-//! evaluation.
+//! records. It uses AdamW without decay on norms and biases, a warm-up and
+//! cosine schedule, global-norm clipping and gradient accumulation. Checkpoints
+//! resume to the same weights as an uninterrupted run, and batched rollouts
+//! serve validation and evaluation.
 //!
 //! Datasets and tokenizers come from `selfcorrect-data`, the model from
 //! `selfcorrect-model`; this crate owns the loop and its state.

@@ -33,7 +33,7 @@ enum StageSpec {
     Eval { task: String, family: String, arm: String, model: String, data: String, reference: Option<String> },
 }
 
-/// What a finished stage left, in `stages/NAME/stage.json`.
+/// The record of a finished stage, in `stages/NAME/stage.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StageRecord {
     key: String,
@@ -163,7 +163,7 @@ pub fn run_experiment(config: &ExperimentConfig, options: &RunOptions) -> anyhow
     Ok(out.join("report.html"))
 }
 
-/// The part of the config a stage depends on, as text for its key.
+/// Serialises the part of the config a stage depends on, for its key.
 fn stage_settings(config: &ExperimentConfig, spec: &StageSpec) -> anyhow::Result<String> {
     Ok(match spec {
         StageSpec::Data { .. } => serde_json::to_string(&(&config.data, config.seed))?,
