@@ -19,12 +19,17 @@ pub fn findings(cell: &CellResults) -> Vec<String> {
     let mut out = Vec::new();
     let label = format!("{} / {}", cell.task, cell.family);
 
+    let solved = |arm: &str| cell.arm(arm).map_or(0, |a| a.rollouts.accuracy.numerator);
     match &cell.accuracy_difference {
+        Some(_) if solved("ft") == 0 && solved("eift") == 0 => out.push(format!(
+            "{label}: neither FT nor EIFT solved any test problem, so their accuracy says nothing about EIFT; \
+             train longer (more base and fine-tuning steps) or use a larger model."
+        )),
         Some(diff) => {
             let verdict = if diff.significant && diff.difference > 0.0 {
                 "a significant gain, which **disagrees** with the published result"
             } else if diff.significant {
-                "a significant loss; the published result found no significant gain, so this **agrees** in direction"
+                "a significant loss, so EIFT gives no gain here, which **agrees** with the published result"
             } else {
                 "not significant, which **agrees** with the published result"
             };
