@@ -41,7 +41,10 @@ pub mod mask;
 pub mod record;
 pub mod tokenizer;
 
-pub use config::{DatasetConfig, InjectConfig, KindDraw, MixConfig, Mode, ResolvedDatasetConfig, ResolvedMix, Split};
+pub use config::{
+    DatasetConfig, InjectConfig, KindDraw, MAX_SPLIT_RECORDS, MixConfig, Mode, ResolvedDatasetConfig, ResolvedMix,
+    Split,
+};
 pub use dataset::{DatasetStats, InjectOutput, MixStats, build_dataset, generate_splits, inject};
 pub use error::{DataError, Result};
 pub use export::{ExportFormat, ExportSummary, export};

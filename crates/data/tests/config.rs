@@ -88,7 +88,8 @@ fn empty_or_negative_count_ranges_are_rejected() {
     let message = error_for(BASE, &["eift.min_errors=3", "eift.max_errors=2"]);
     assert_mentions(&message, &["`eift.max_errors`", "= 2", "eift.min_errors (3)", "not empty"]);
     assert_mentions(&error_for(BASE, &["eift.min_errors=0"]), &["`eift.min_errors`", ">= 1"]);
-    assert_mentions(&error_for(BASE, &["splits.train=-5"]), &["`splits.train`", "-5", ">= 0"]);
+    assert_mentions(&error_for(BASE, &["splits.train=-5"]), &["`splits.train`", "-5", "from 0 to"]);
+    assert_mentions(&error_for(BASE, &["splits.test=100000000000"]), &["`splits.test`", "100000000000", "in memory"]);
     let message = error_for(BASE, &["splits.train=0", "splits.validation=0", "splits.test=0"]);
     assert_mentions(&message, &["`splits`", "at least one split"]);
 }

@@ -76,10 +76,27 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            eprintln!("selfcorrect: error: {:#}", failure.error);
+            eprintln!("selfcorrect: error: {}", error_chain(&failure.error));
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Joins an error and its causes with ": ", leaving out a cause whose text the
+/// message already contains (library errors often quote their source).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {

@@ -181,3 +181,44 @@ fn show_prints_prompt_trace_and_answer() {
     assert!(text.contains("golden trace (12 steps)"), "{text}");
     assert!(text.contains("answer: 3818"), "{text}");
 }
+
+#[test]
+fn check_reports_invalid_utf8_line_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("outputs.jsonl");
+    let good = r#"{"task":"mult-1x1","problem":{"a":3,"b":4},"output":"x"}"#;
+    let mut bytes = format!("{good}\n").into_bytes();
+    bytes.extend_from_slice(b"\xff\xfe not text\n");
+    bytes.extend_from_slice(format!("{good}\n").as_bytes());
+    fs::write(&input, bytes).unwrap();
+    let output = selfcorrect(&["check", input.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("line 2: line is not valid UTF-8"));
+    assert_eq!(stdout(&output).lines().count(), 3, "the third line is still annotated");
+}
+
+#[test]
+fn huge_split_is_rejected_not_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d");
+    let output = selfcorrect(&[
+        "dataset",
+        "--task",
+        "mult-2x2",
+        "--set",
+        "splits.train=100000000000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("splits.train"), "{}", stderr(&output));
+}
+
+#[test]
+fn error_causes_are_not_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = selfcorrect(&["sample", "--model", dir.path().to_str().unwrap(), "--task", "mult-2x2"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert_eq!(message.matches("No such file or directory").count(), 1, "{message}");
+}

@@ -143,7 +143,7 @@ fn invalid_experiment_config_names_the_field() {
     let preset = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../presets/tiny.toml")).unwrap();
     for (from, to, needle) in [
         ("families = [\"llama\"]", "families = [\"gpt2\"]", "families = \"gpt2\""),
-        ("tasks = [\"mult-2x2\"]", "tasks = [\"mult-0x2\"]", "tasks = \"mult-0x2\""),
+        ("tasks = [\"mult-2x2\"]", "tasks = [\"mult-0x2\"]", "invalid task 'mult-0x2'"),
         ("problems = 4", "problems = 0", "eval.problems"),
         ("[eval]", "[eval]\ntemperature = 1.0", "unknown field `temperature`"),
     ] {

@@ -6,7 +6,7 @@ use selfcorrect_data::Tokenizer;
 use selfcorrect_model::{FinishReason, SamplingConfig, Transformer, generate};
 use selfcorrect_tasks::{Annotation, Problem};
 
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 
 /// One rollout to make: the problem, and text the model must continue from
 /// after the prompt (empty for a free rollout).
@@ -41,7 +41,12 @@ pub fn run_rollouts(
         for request in chunk {
             let text = format!("{}{}", request.problem.prompt(), request.prefix);
             let mut ids: Vec<u32> = tokenizer.bos_id().into_iter().collect();
-            ids.extend(tokenizer.encode(&text, "rollout prompt")?.into_iter().map(|token| token.id));
+            let tokens = tokenizer.encode(&text, "rollout prompt").map_err(|err| TrainError::InvalidConfig {
+                field: "model".into(),
+                value: format!("a tokenizer that cannot encode this prompt ({err})"),
+                allowed: "a model trained on this task, whose vocabulary covers its prompts".into(),
+            })?;
+            ids.extend(tokens.into_iter().map(|token| token.id));
             prompts.push(ids);
         }
         // Each chunk samples from its own stream, so results do not depend on

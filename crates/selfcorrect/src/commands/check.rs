@@ -88,13 +88,18 @@ fn check_file(args: &Args, path: &PathBuf) -> Result<u8, Failure> {
     let mut summaries: Vec<(String, Summary)> = Vec::new();
     let mut bad_lines = 0usize;
 
-    for (number, line) in reader.lines().enumerate() {
+    // Lines are read as bytes so that one line of invalid UTF-8 is reported
+    // as that line's error while every other line is still annotated.
+    for (number, bytes) in reader.split(b'\n').enumerate() {
         let number = number + 1;
-        let line = line.with_context(|| format!("failed to read line {number} of {}", path.display()))?;
-        if line.trim().is_empty() {
+        let bytes = bytes.with_context(|| format!("failed to read line {number} of {}", path.display()))?;
+        let line = String::from_utf8(bytes).map_err(|_| anyhow!("line is not valid UTF-8"));
+        if line.as_deref().is_ok_and(|l| l.trim().is_empty()) {
             continue;
         }
-        let record = match annotate_line(&line, fixed_task.as_deref(), &args.recognition, &mut summaries) {
+        let annotated =
+            line.and_then(|line| annotate_line(&line, fixed_task.as_deref(), &args.recognition, &mut summaries));
+        let record = match annotated {
             Ok(record) => record,
             Err(err) => {
                 bad_lines += 1;

@@ -90,7 +90,8 @@ pub fn inject_command(args: &InjectArgs) -> Result<u8, Failure> {
 pub struct ExportArgs {
     /// JSONL dataset records.
     pub input: PathBuf,
-    /// A Hugging Face tokenizer.json; absent means a character-level tokenizer built from the records.
+    /// A Hugging Face tokenizer.json. Without it, a character-level tokenizer is built from the
+    /// records and saved as tokenizer.json beside --out, replacing any file of that name.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
     /// "jsonl" or "parquet".

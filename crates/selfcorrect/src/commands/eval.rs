@@ -42,7 +42,14 @@ pub struct ProblemArgs {
 }
 
 impl ProblemArgs {
-    fn settings(&self) -> EvalSettings {
+    fn settings(&self) -> anyhow::Result<EvalSettings> {
+        if self.batch_size == 0 || self.max_new_tokens == 0 {
+            bail!("--batch-size and --max-new-tokens must be at least 1");
+        }
+        Ok(self.settings_unchecked())
+    }
+
+    fn settings_unchecked(&self) -> EvalSettings {
         EvalSettings {
             max_new_tokens: self.max_new_tokens,
             batch_size: self.batch_size,
@@ -103,7 +110,7 @@ pub fn eval(args: &EvalArgs) -> Result<u8, Failure> {
     let model_dir = args.model.as_ref().ok_or_else(|| anyhow!("give --model DIR"))?;
     let loaded = load_model(model_dir, &device)?;
     let (task, problems) = load_problems(&args.problems)?;
-    let settings = args.problems.settings();
+    let settings = args.problems.settings()?;
 
     let reference_mined = match &args.reference {
         Some(dir) => {
@@ -229,7 +236,7 @@ pub fn mine_command(args: &MineArgs) -> Result<u8, Failure> {
     let device = Device::flex();
     let loaded = load_model(&args.model, &device)?;
     let (task, problems) = load_problems(&args.problems)?;
-    let output = evaluate(&loaded, task.as_ref(), &problems, None, &args.problems.settings(), &device)?;
+    let output = evaluate(&loaded, task.as_ref(), &problems, None, &args.problems.settings()?, &device)?;
     let mined: Vec<&MinedError> = output.mined.iter().collect();
     write_lines(&args.out, &mined)?;
     eprintln!(

@@ -24,7 +24,9 @@ pub fn run(args: &RunArgs) -> Result<u8, Failure> {
         Some("paper") => (PAPER_CONFIG.to_string(), "the paper preset".to_string()),
         Some("tiny") => (TINY_CONFIG.to_string(), "the tiny preset".to_string()),
         Some(path) => (
-            std::fs::read_to_string(path).with_context(|| format!("failed to read experiment config {path}"))?,
+            std::fs::read_to_string(path).with_context(|| {
+                format!("failed to read experiment config {path}; give a TOML file or a preset: default, paper, tiny")
+            })?,
             path.to_string(),
         ),
     };

@@ -84,6 +84,9 @@ pub fn sample(args: &SampleArgs) -> Result<u8, Failure> {
         .into());
     }
 
+    if args.batch_size == 0 {
+        return Err(anyhow::anyhow!("--batch-size 0 is invalid; decode at least 1 sequence at a time").into());
+    }
     let problems = (0..args.count).map(|index| task.generate(args.seed, index)).collect::<Result<Vec<_>, _>>()?;
     let requests: Vec<RolloutRequest<'_>> =
         problems.iter().map(|problem| RolloutRequest { problem: problem.as_ref(), prefix: String::new() }).collect();

@@ -10,6 +10,9 @@ pub const PAPER_CONFIG: &str = include_str!("../../../../presets/paper.toml");
 /// A minimal run for tests: one tiny model, a handful of steps and problems.
 pub const TINY_CONFIG: &str = include_str!("../../../../presets/tiny.toml");
 
+/// The largest split an experiment may ask for, as in `selfcorrect dataset`.
+const MAX_RECORDS: u64 = selfcorrect_data::MAX_SPLIT_RECORDS;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
@@ -109,7 +112,7 @@ impl ExperimentConfig {
         }
         for task in &self.tasks {
             if let Err(err) = selfcorrect_tasks::task_by_name(task) {
-                return fail("tasks", format!("{task:?}"), &err.to_string());
+                anyhow::bail!("invalid experiment config: tasks: {err}");
             }
         }
         if self.families.is_empty() {
@@ -151,6 +154,16 @@ impl ExperimentConfig {
                     "a positive number at least min_learning_rate",
                 );
             }
+        }
+        if self.data.train > MAX_RECORDS || self.data.validation > MAX_RECORDS || self.data.test > MAX_RECORDS {
+            return fail(
+                "data.train / data.validation / data.test",
+                format!("{} / {} / {}", self.data.train, self.data.validation, self.data.test),
+                &format!("at most {MAX_RECORDS} each"),
+            );
+        }
+        if self.eval.batch_size == 0 {
+            return fail("eval.batch_size", "0".into(), "at least 1");
         }
         if self.eval.problems == 0 || self.eval.max_new_tokens == 0 {
             return fail(

@@ -52,6 +52,19 @@ pub fn run_experiment(config: &ExperimentConfig, options: &RunOptions) -> anyhow
     fs::create_dir_all(out.join("stages")).with_context(|| format!("failed to create {}", out.display()))?;
     let device = Device::flex();
 
+    // Every model shape and training setting is checked before any stage runs,
+    // so a bad value fails now and not minutes into the run. The vocabulary
+    // size only matters for the embeddings, so any value checks the shape.
+    for family in &config.families {
+        for stage in [&config.base, &config.finetune] {
+            let resolved =
+                train_config(config, stage, family, None, Path::new("data"), Path::new("out"))?.validate()?;
+            if let (Some(family), Some(preset)) = (resolved.family, resolved.preset) {
+                resolved.file.model.resolve(family, preset, 64).context("invalid experiment config: [model]")?;
+            }
+        }
+    }
+
     // The stage list, in dependency order, with keys that chain upstream keys.
     let mut stages: Vec<(String, StageSpec)> = Vec::new();
     for task in &config.tasks {

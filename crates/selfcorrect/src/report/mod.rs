@@ -106,6 +106,13 @@ fn cell_section(doc: &mut Document, cell: &CellResults) {
         ("On-policy-error prefills", |a| &a.on_policy_prefill),
     ] {
         doc.push(Block::Heading(3, title.into()));
+        if title != "Free rollouts" {
+            doc.push(Block::Paragraph(
+                "Measured over the whole trace, forced prefix included: the prefix's lines count as steps, \
+                 and its last line is the error whose recognition is measured."
+                    .into(),
+            ));
+        }
         let mut header = vec!["measure".to_string()];
         header.extend(cell.arms.iter().map(|a| a.arm.to_uppercase()));
         let mut rows: Vec<Vec<String>> = MEASURES
