@@ -2,14 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use burn::tensor::Device;
-use selfcorrect_data::{SpecialTokens, Tokenizer};
 use selfcorrect_model::SamplingConfig;
 use selfcorrect_tasks::{DEFAULT_RECOGNITION, Summary, TASK_FAMILIES, task_by_name};
 use selfcorrect_train::{RolloutRequest, TrainConfig, run_rollouts};
 
 use crate::Failure;
+use crate::evaluate::{LoadedModel, load_model};
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
@@ -69,21 +68,7 @@ pub struct SampleArgs {
 pub fn sample(args: &SampleArgs) -> Result<u8, Failure> {
     let device = Device::flex();
     let task = task_by_name(&args.task)?;
-    let model = selfcorrect_model::checkpoint::load(&args.model, &device)?;
-    let tokenizer_path = args.model.join("tokenizer.json");
-    let tokenizer = Tokenizer::from_file(&tokenizer_path, &SpecialTokens::default()).with_context(|| {
-        format!("the model folder needs the tokenizer it was trained with ({})", tokenizer_path.display())
-    })?;
-    if tokenizer.vocab_size() != model.config().vocab_size {
-        return Err(anyhow::anyhow!(
-            "{} has {} tokens but the model's vocab_size is {}; use the tokenizer saved with the model",
-            tokenizer_path.display(),
-            tokenizer.vocab_size(),
-            model.config().vocab_size
-        )
-        .into());
-    }
-
+    let LoadedModel { model, tokenizer } = load_model(&args.model, &device)?;
     if args.batch_size == 0 {
         return Err(anyhow::anyhow!("--batch-size 0 is invalid; decode at least 1 sequence at a time").into());
     }
