@@ -40,7 +40,9 @@ pub fn run(args: &RunArgs) -> Result<u8, Failure> {
         );
     }
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
-    let report = run_experiment(&config, &RunOptions { out_dir, config_text: text })?;
+    // The report shows the resolved config, every default written out.
+    let resolved = toml::to_string(&config).context("failed to write the resolved experiment config")?;
+    let report = run_experiment(&config, &RunOptions { out_dir, config_text: resolved })?;
     eprintln!("report: {}", report.display());
     Ok(0)
 }

@@ -21,7 +21,7 @@ use crate::report::results::{ArmResults, CellResults, CurvePoint, Environment, R
 
 pub struct RunOptions {
     pub out_dir: PathBuf,
-    /// The config text as given, saved with the results.
+    /// The resolved config as TOML, saved with the results.
     pub config_text: String,
 }
 
