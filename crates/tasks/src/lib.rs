@@ -1,7 +1,7 @@
 //! Reasoning tasks for self-correction research: problem generators, golden
 //! chains of thought, parsers, step verifiers, error taxonomies and exact scores.
 //!
-//! A [`Task`] makes problems; a [`Problem`] renders its prompt and golden trace,
+//! A [`Task`] makes problems. A [`Problem`] renders its prompt and golden trace,
 //! verifies any text a model writes step by step ([`Problem::annotate`]) and
 //! produces synthetic wrong steps of each error kind ([`Problem::corrupt_step`]).
 //! Verifiers recompute from the problem itself and never compare against the text

@@ -147,7 +147,7 @@ struct MultFields {
     b: u64,
 }
 
-/// Where a line sits in the trace.
+/// The position of a line in the trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Slot {
     /// Product step: digit `j` of b times digit `i` of a (both from the right).
@@ -350,7 +350,7 @@ impl MultProblem {
         }
     }
 
-    /// The slot after a finished partial-product line or running-sum line.
+    /// Moves the state to the slot after a finished partial-product or running-sum line.
     fn enter_next_group(&self, state: &mut MultState) {
         state.carry = 0;
         state.digits.clear();
@@ -415,9 +415,9 @@ impl MultProblem {
             }
             if let Some(skipped_to) = self.operands(state, slot_next) {
                 if (left, right) == skipped_to {
-                    // The digit of the skipped slot was never written; record what a
-                    // correct step there would have written, so later lines are judged
-                    // against a consistent state.
+                    // The skipped slot's digit was never written. Recording what a correct
+                    // step there would have written keeps later lines judged against a
+                    // consistent state.
                     let (l, r) = expected;
                     let missing = if is_product { l * r + state.carry } else { l + r + state.carry };
                     self.record_step(&mut next, missing, 1);
@@ -618,7 +618,7 @@ impl MultProblem {
         (Verdict::wrong("skipped_step", "a step of the next group where a summary line is due"), next)
     }
 
-    /// The verifier state before golden step `position`.
+    /// Returns the verifier state before golden step `position`.
     fn state_before(&self, position: usize) -> MultState {
         let mut state = self.initial_state();
         for (_, line) in &self.golden[..position] {
@@ -804,8 +804,8 @@ fn corrupt_digits(digits: &str, rng: &mut Rng) -> Option<String> {
 }
 
 impl MultProblem {
-    /// A step with one operand copied from the wrong place: a neighbouring digit
-    /// of the same number, or another digit when no neighbour is usable.
+    /// Writes a step with one operand copied from the wrong place: a neighbouring
+    /// digit of the same number, or another digit when no neighbour is usable.
     fn corrupt_operand(&self, state: &MultState, slot: Slot, line: &Line, rng: &mut Rng) -> Option<String> {
         let (left, right, carry) = match *line {
             Line::Product { b, a, carry, .. } => (b, a, carry),
