@@ -5,6 +5,10 @@
 //! reached 75% when measured. With `SELFCORRECT_SLOW_TESTS=1` it trains each
 //! of the three families for 2,000 steps and asks for at least 95%.
 //! `LEARN_STEPS` and `LEARN_FAMILIES` override the step count and families.
+//!
+//! NOTE: in the slow run measured on 2026-12-04, Llama reached 100% and Qwen2
+//! 95.3%, but Gemma only 39.1%, so the slow test fails on Gemma. Its learning
+//! rate or step count needs tuning.
 
 mod common;
 
