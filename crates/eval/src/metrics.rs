@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::stats::{Estimate, Z_95, bootstrap_ratio, wilson};
 
-/// What happened in one rollout.
+/// The self-correction events of one rollout.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RolloutEvents {
     pub correct: bool,

@@ -6,7 +6,7 @@
 use selfcorrect_tasks::{Annotation, LineRole, Problem, Rng, Task, Verdict};
 use serde::{Deserialize, Serialize};
 
-/// Where a prefill's wrong step came from.
+/// The origin of a prefill's wrong step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrefillSource {
@@ -30,7 +30,7 @@ pub struct Prefill {
 }
 
 impl Prefill {
-    /// The text after the prompt, ending with a newline so the model starts a new line.
+    /// Returns the text after the prompt, ending with a newline so the model starts a new line.
     pub fn text(&self) -> String {
         let mut text = self.lines.join("\n");
         text.push('\n');
@@ -102,7 +102,7 @@ pub fn mine_first_error(task: &dyn Task, problem: &dyn Problem, annotation: &Ann
 /// below 1e-4.
 pub const COVERAGE_DRAWS: usize = 4096;
 
-/// How well the synthetic error models cover one on-policy error.
+/// The coverage of one on-policy error by the synthetic error models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
     /// The error's kind is one the synthetic models produce.

@@ -120,7 +120,7 @@ pub fn paired_difference(a: &[f64], b: &[f64], seed: u64) -> Option<PairedDiffer
     Some(PairedDifference { difference: mean, low, high, pairs: n as u64, significant: low > 0.0 || high < 0.0 })
 }
 
-/// The 2.5% and 97.5% percentiles (nearest rank) of `values`.
+/// Returns the 2.5% and 97.5% percentiles (nearest rank) of `values`.
 fn percentile_interval(values: &mut [f64]) -> (Option<f64>, Option<f64>) {
     if values.is_empty() {
         return (None, None);
@@ -165,7 +165,8 @@ mod tests {
         let estimate = bootstrap_ratio(&units, 1);
         let value = estimate.value.unwrap();
         assert!((value - 199.0 / 400.0).abs() < 1e-12);
-        assert!(estimate.low.unwrap() < value && value < estimate.high.unwrap());
+        assert!(estimate.low.unwrap() < value);
+        assert!(estimate.high.unwrap() > value);
         // Same seed, same interval.
         assert_eq!(estimate, bootstrap_ratio(&units, 1));
     }

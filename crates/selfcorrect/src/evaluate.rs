@@ -129,7 +129,7 @@ fn continue_all(
         .collect())
 }
 
-/// One synthetic-error prefill per problem: a uniform golden position, then a
+/// Draws one synthetic-error prefill per problem: a uniform golden position, then a
 /// uniform kind among the synthetic kinds possible there.
 pub fn synthetic_prefills(task: &dyn Task, problems: &[Box<dyn Problem>], seed: u64) -> Vec<(usize, Prefill)> {
     let kinds: Vec<&str> = task.error_kinds().iter().filter(|k| k.synthetic).map(|k| k.name).collect();

@@ -52,7 +52,8 @@ fn dataset_inject_and_export() {
     for record in &records {
         let roles: Vec<&str> =
             record["segments"].as_array().unwrap().iter().map(|s| s["role"].as_str().unwrap()).collect();
-        assert!(roles.contains(&"error") && roles.contains(&"recognition"), "{roles:?}");
+        assert!(roles.contains(&"error"), "{roles:?}");
+        assert!(roles.contains(&"recognition"), "{roles:?}");
     }
 
     let parquet = dir.path().join("train.parquet");

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a line of model output is.
+/// The kind of a line of model output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineRole {

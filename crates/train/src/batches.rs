@@ -19,7 +19,7 @@ impl ExampleOrder {
         Self { seed, count, cached: None }
     }
 
-    /// The example at position `position` of the endless stream.
+    /// Returns the example at position `position` of the endless stream.
     pub fn example_at(&mut self, position: u64) -> usize {
         let epoch = position / self.count as u64;
         let offset = (position % self.count as u64) as usize;

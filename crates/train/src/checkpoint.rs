@@ -16,7 +16,7 @@ pub const TRAIN_CONFIG_FILE: &str = "train_config.json";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 pub const STATE_FILE: &str = "trainer_state.json";
 
-/// Where a run stands after a completed optimiser step.
+/// The state of a run after a completed optimiser step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainerState {
     /// Optimiser steps completed; training resumes at this step.

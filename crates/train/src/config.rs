@@ -47,7 +47,7 @@ pub struct ModelSection {
 }
 
 impl ModelSection {
-    /// The Hugging Face config of this model for a vocabulary, validated.
+    /// Builds and validates the Hugging Face config of this model for a vocabulary.
     pub fn resolve(&self, family: Family, preset: Preset, vocab_size: usize) -> Result<ResolvedConfig> {
         let mut config = preset.model_config(family, vocab_size);
         if let Some(value) = self.hidden_size {

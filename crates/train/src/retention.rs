@@ -1,4 +1,4 @@
-//! Which checkpoints to keep: a policy over step numbers that never touches files.
+//! Checkpoint retention: a policy over step numbers that never touches files.
 
 /// Returns the steps to delete so that only the newest `keep` remain.
 pub fn steps_to_delete(existing: &[u64], keep: usize) -> Vec<u64> {

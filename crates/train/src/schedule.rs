@@ -11,7 +11,7 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The learning rate of optimiser step `step` (0-based): `peak * (step + 1) / warmup_steps`
+    /// Returns the learning rate of optimiser step `step` (0-based): `peak * (step + 1) / warmup_steps`
     /// during warm-up, then a half cosine from `peak` at the end of warm-up to `floor` at the
     /// last step.
     pub fn learning_rate(&self, step: u64) -> f64 {

@@ -67,7 +67,7 @@ impl MetricsRecord {
     }
 }
 
-/// What a finished run left behind.
+/// The outputs of a finished run.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
     pub checkpoint: PathBuf,

@@ -59,7 +59,7 @@ impl ProblemArgs {
     }
 }
 
-/// The evaluation problems: the test split of `--data`, or generated ones.
+/// Loads the evaluation problems: the test split of `--data`, or generated ones.
 pub fn load_problems(args: &ProblemArgs) -> anyhow::Result<(Box<dyn Task>, Vec<Box<dyn Problem>>)> {
     if let Some(dir) = &args.data {
         let path = dir.join("test.jsonl");

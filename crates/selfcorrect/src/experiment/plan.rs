@@ -1,4 +1,4 @@
-//! Which stages to run: a policy over stage keys that never touches files.
+//! The stage plan: a policy over stage keys that never touches files.
 //!
 //! A stage's key hashes its resolved config and the keys of the stages it
 //! reads, so a changed stage reruns together with everything downstream of it.
@@ -24,7 +24,7 @@ pub fn stage_key(text: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// The action for each stage, given the keys of stages finished before.
+/// Returns the action for each stage, given the keys of stages finished before.
 pub fn plan(stages: &[(String, String)], finished: &HashMap<String, String>) -> Vec<Action> {
     stages.iter().map(|(name, key)| if finished.get(name) == Some(key) { Action::Reuse } else { Action::Run }).collect()
 }

@@ -2,7 +2,7 @@
 
 use selfcorrect_eval::{Estimate, PairedDifference};
 
-/// A rate with its interval and counts: `0.734 [0.701, 0.765] (734/1000)`,
+/// Formats a rate with its interval and counts: `0.734 [0.701, 0.765] (734/1000)`,
 /// or `n/a (0/0)` when undefined.
 pub fn estimate(e: &Estimate) -> String {
     match (e.value, e.low, e.high) {
@@ -13,7 +13,7 @@ pub fn estimate(e: &Estimate) -> String {
     }
 }
 
-/// A difference of proportions in percentage points with its interval.
+/// Formats a difference of proportions in percentage points with its interval.
 pub fn percent_points(d: &PairedDifference) -> String {
     format!("{:+.1} points [{:+.1}, {:+.1}]", d.difference * 100.0, d.low * 100.0, d.high * 100.0)
 }

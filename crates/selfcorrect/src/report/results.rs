@@ -13,7 +13,7 @@ pub struct RunResults {
     pub cells: Vec<CellResults>,
 }
 
-/// Where and with what the run was made.
+/// The machine and software versions of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
     pub selfcorrect_version: String,
@@ -38,7 +38,7 @@ pub struct CellResults {
     pub synthetic_mix: Vec<(String, u64)>,
     /// EIFT accuracy minus FT accuracy on the same test problems.
     pub accuracy_difference: Option<PairedDifference>,
-    /// How the synthetic error models cover the errors mined from the reference model.
+    /// Coverage of the errors mined from the reference model by the synthetic error models.
     pub coverage: CoverageSummary,
 }
 

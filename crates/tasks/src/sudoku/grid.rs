@@ -81,12 +81,12 @@ impl Grid {
         Ok(grid)
     }
 
-    /// The grid as one line, '.' for blanks.
+    /// Returns the grid as one line, '.' for blanks.
     pub fn to_line(&self) -> String {
         self.cells.iter().map(|&d| if d == 0 { '.' } else { char::from(b'0' + d) }).collect()
     }
 
-    /// The grid as `size` lines of `size` characters, '.' for blanks.
+    /// Returns the grid as `size` lines of `size` characters, '.' for blanks.
     pub fn to_rows(&self) -> Vec<String> {
         let line = self.to_line();
         (0..self.size).map(|r| line[r * self.size..(r + 1) * self.size].to_string()).collect()
@@ -127,7 +127,7 @@ impl Grid {
         None
     }
 
-    /// The digits that conflict with nothing in the row, column and box of `cell`.
+    /// Returns the digits that conflict with nothing in the row, column and box of `cell`.
     pub fn candidates(&self, cell: usize) -> DigitMask {
         let all: DigitMask = ((1u32 << (self.size + 1)) - 2) as DigitMask;
         let (row, col) = (cell / self.size, cell % self.size);
@@ -249,7 +249,7 @@ impl Grid {
         }
     }
 
-    /// Whether naked singles alone fill the grid.
+    /// Returns whether naked singles alone fill the grid.
     pub fn singles_solvable(&self) -> bool {
         matches!(self.solve_singles(), SinglesOutcome::Solved(_))
     }

@@ -215,7 +215,7 @@ impl SudokuProblem {
         self.render_step(&row.to_string(), &col.to_string(), candidates, digit)
     }
 
-    /// The board before golden step `position`.
+    /// Returns the board before golden step `position`.
     fn board_before(&self, position: usize) -> Grid {
         let mut board = self.puzzle.clone();
         for &(cell, digit) in &self.placements[..position.min(self.placements.len())] {
