@@ -142,6 +142,18 @@ fn sudoku_items_are_unique_and_singles_solvable() {
 }
 
 #[test]
+fn sudoku_givens_out_of_range_rejected() {
+    for (name, range) in
+        [("sudoku-9x9-g22", "from 23 to 80"), ("sudoku-9x9-g81", "from 23 to 80"), ("sudoku-4x4-g3", "from 4 to 15")]
+    {
+        let Err(error) = task_by_name(name) else { panic!("{name} was accepted") };
+        assert!(error.to_string().contains(range), "{name}: {error}");
+    }
+    // The smallest accepted count generates.
+    assert!(task_by_name("sudoku-9x9-g23").unwrap().generate(1, 0).is_ok());
+}
+
+#[test]
 fn recognition_lines_are_their_own_role() {
     let task = task_by_name("mult-2x2").unwrap();
     let problem = problem(task.as_ref(), 1, 0);
