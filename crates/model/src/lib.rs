@@ -1,8 +1,7 @@
 //! The model crate owns the decoder-only transformer (Llama, Qwen2 and Gemma families) on burn.
 //! Around it sit Hugging Face configs and size presets, safetensors checkpoints with Hugging Face
-//! keys, the masked loss, global-norm gradient clipping and AdamW set-up for training, and
-//! batched sampling with a KV cache. Tasks, datasets and tokenizers live elsewhere: the model
-//! reads and writes token ids.
+//! keys, the masked loss, global-norm gradient clipping for training, and batched sampling with a
+//! KV cache. Tasks, datasets and tokenizers live elsewhere: the model reads and writes token ids.
 //!
 //! Tensors have no backend type parameter in burn 0.22: a [`burn::tensor::Device`] picks the
 //! backend at run time. `Device::flex()` is the CPU backend and `Device::flex().autodiff()` adds
@@ -12,8 +11,9 @@
 //!
 //! A training step: [`Transformer::forward`] gives logits, [`masked_cross_entropy`] their loss,
 //! `backward` and `GradientsParams::from_grads` the gradients, [`clip_grad_norm`] clips them and
-//! the optimiser from [`optim::adamw`] steps. [`checkpoint::save`] and [`checkpoint::load`] write
-//! and read Hugging Face directories, and [`generate`] samples with a [`KvCache`].
+//! an optimiser steps (the trainer's AdamW is in `selfcorrect-train`). [`checkpoint::save`] and
+//! [`checkpoint::load`] write and read Hugging Face directories, and [`generate`] samples with a
+//! [`KvCache`].
 
 pub mod checkpoint;
 pub mod config;
@@ -22,7 +22,6 @@ pub mod grad_clip;
 mod inputs;
 pub mod kv_cache;
 pub mod loss;
-pub mod optim;
 pub mod presets;
 pub mod rng;
 pub mod sample;
