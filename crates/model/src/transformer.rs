@@ -6,7 +6,7 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::{gelu_approximate, silu};
+use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::module::{attention, embedding, linear};
 use burn::tensor::ops::AttentionModuleOptions;
 
@@ -212,9 +212,19 @@ impl Mlp {
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let gate = self.gate_proj.forward(x.clone());
-        let gate = if self.gelu { gelu_approximate(gate) } else { silu(gate) };
+        let gate = if self.gelu { gelu_tanh(gate) } else { silu(gate) };
         self.down_proj.forward(gate * self.up_proj.forward(x))
     }
+}
+
+/// GELU with the tanh approximation, `0.5 x (1 + tanh z)` with `z = sqrt(2 / pi) (x + 0.044715 x^3)`,
+/// computed as the equal `x sigmoid(2 z)`. On the CPU backend, the scalar `tanh` and `powf` of the
+/// direct form took a quarter of a Gemma training step. One sigmoid and two products cost less.
+fn gelu_tanh(x: Tensor<3>) -> Tensor<3> {
+    const TWO_SQRT_2_OVER_PI: f64 = 1.595_769_121_605_730_7;
+    let cube = x.clone() * x.clone() * x.clone();
+    let z2 = (x.clone() + cube.mul_scalar(0.044_715)).mul_scalar(TWO_SQRT_2_OVER_PI);
+    x * sigmoid(z2)
 }
 
 /// One pre-norm decoder block.
@@ -402,5 +412,32 @@ impl Transformer {
             None => self.model.embed_tokens.weight.val(),
         };
         Ok(linear(x, output_weight.transpose(), None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sigmoid form matches `0.5 x (1 + tanh z)` evaluated in float64, over the range where
+    /// the curve bends and far out in both tails.
+    #[test]
+    fn gelu_tanh_matches_the_tanh_form() {
+        let xs: Vec<f32> = (-400..=400).map(|i| i as f32 * 0.025).chain([-30.0, -12.0, 12.0, 30.0]).collect();
+        let n = xs.len();
+        let device = Device::flex();
+        let got: Vec<f32> =
+            gelu_tanh(Tensor::<1>::from_data(TensorData::new(xs.clone(), [n]), &device).reshape([1, 1, n]))
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+        for (x, got) in xs.iter().zip(got) {
+            let x = f64::from(*x);
+            let want = 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh());
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-6 + 1e-6 * want.abs(),
+                "gelu_tanh({x}) = {got}, expected {want}"
+            );
+        }
     }
 }
