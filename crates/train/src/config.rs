@@ -44,6 +44,10 @@ pub struct ModelSection {
     pub num_attention_heads: Option<usize>,
     #[serde(default)]
     pub num_key_value_heads: Option<usize>,
+    /// Whether the output head shares the embedding matrix; the family's default when absent
+    /// (Gemma ties, Llama and Qwen2 do not).
+    #[serde(default)]
+    pub tie_word_embeddings: Option<bool>,
 }
 
 impl ModelSection {
@@ -64,6 +68,9 @@ impl ModelSection {
         }
         if let Some(value) = self.num_key_value_heads {
             config.num_key_value_heads = Some(value);
+        }
+        if let Some(value) = self.tie_word_embeddings {
+            config.tie_word_embeddings = Some(value);
         }
         Ok(config.validate()?)
     }

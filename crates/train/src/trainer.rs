@@ -47,14 +47,16 @@ pub struct MetricsRecord {
 }
 
 impl MetricsRecord {
-    /// `step 120/5000 | loss 1.234 | lr 3.0e-4 | 41k tok/s`, with validation numbers when present.
+    /// `step 120/5000 | loss 1.2340 | lr 3.0e-4 | grad norm 0.81 | 41.0k tok/s`, with validation
+    /// numbers when present.
     pub fn progress_line(&self, total_steps: u64) -> String {
         let mut line = format!(
-            "step {}/{} | loss {:.4} | lr {:.1e} | {:.1}k tok/s",
+            "step {}/{} | loss {:.4} | lr {:.1e} | grad norm {:.2} | {:.1}k tok/s",
             self.step,
             total_steps,
             self.loss,
             self.learning_rate,
+            self.grad_norm,
             self.tokens_per_second / 1000.0
         );
         if let Some(loss) = self.validation_loss {

@@ -34,7 +34,7 @@ size = "tiny"
 hidden_size = {hidden}
 intermediate_size = {intermediate}
 num_hidden_layers = {layers}
-
+{tie}
 [data]
 train = "{train}"
 validation = "{validation}"
@@ -42,11 +42,12 @@ max_seq_len = 256
 
 [optim]
 steps = {steps}
-batch_size = 32
+batch_size = {batch}
 learning_rate = {lr}
 min_learning_rate = 1e-4
-warmup_steps = 20
+warmup_steps = {warmup}
 weight_decay = 0.0
+grad_clip = {clip}
 
 [run]
 out_dir = "{out}"
@@ -63,10 +64,20 @@ checkpoint_every = 1000
         hidden = env_or("LEARN_HIDDEN", 128),
         intermediate = env_or("LEARN_HIDDEN", 128) * 4,
         layers = env_or("LEARN_LAYERS", 2),
-        lr = std::env::var("LEARN_LR").unwrap_or_else(|_| "5e-3".into()),
+        lr = std::env::var("LEARN_LR").unwrap_or_else(|_| learning_rate(family).into()),
         eval_every = env_or("LEARN_EVAL_EVERY", 0),
+        batch = env_or("LEARN_BATCH", 32),
+        clip = std::env::var("LEARN_CLIP").unwrap_or_else(|_| "1.0".into()),
+        tie = std::env::var("LEARN_TIE").map(|v| format!("tie_word_embeddings = {v}\n")).unwrap_or_default(),
+        warmup = env_or("LEARN_WARMUP", 20),
     );
     text
+}
+
+/// Learning rate per family. Gemma reached 39% accuracy after 2,000 steps at Llama's 5e-3 and
+/// 98.4% at 2e-3; untying its embeddings did not help at 5e-3 (3% after 600 steps).
+fn learning_rate(family: &str) -> &'static str {
+    if family == "gemma" { "2e-3" } else { "5e-3" }
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
