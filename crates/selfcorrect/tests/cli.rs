@@ -222,3 +222,18 @@ fn error_causes_are_not_repeated() {
     let message = stderr(&output);
     assert_eq!(message.matches("No such file or directory").count(), 1, "{message}");
 }
+
+#[test]
+fn invalid_flag_values_name_the_flag() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["sample", "--model", "missing", "--task", "mult-2x2", "--top-p", "2"], "--top-p"),
+        (&["sample", "--model", "missing", "--task", "mult-2x2", "--temperature", "-1"], "--temperature"),
+        (&["sample", "--model", "missing", "--task", "mult-2x2", "--temperature", "inf"], "--temperature"),
+        (&["export", "records.jsonl", "--format", "csv", "--out", "x"], "--format"),
+    ];
+    for (args, flag) in cases {
+        let output = selfcorrect(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&output).contains(flag), "{args:?}: {}", stderr(&output));
+    }
+}

@@ -94,8 +94,8 @@ pub struct ExportArgs {
     /// records and saved as tokenizer.json beside --out, replacing any file of that name.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
-    /// "jsonl" or "parquet".
-    #[arg(long, default_value = "parquet")]
+    /// File format of the output.
+    #[arg(long, default_value = "parquet", value_parser = ["jsonl", "parquet"])]
     pub format: String,
     /// The recognition phrase, added to a built character-level vocabulary.
     #[arg(long, default_value = selfcorrect_tasks::DEFAULT_RECOGNITION)]

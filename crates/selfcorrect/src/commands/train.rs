@@ -50,11 +50,11 @@ pub struct SampleArgs {
     /// Dataset seed of the problems.
     #[arg(long, default_value_t = 1_000_003)]
     pub seed: u64,
-    /// Softmax temperature; 0 is greedy decoding.
-    #[arg(long, default_value_t = 0.0)]
+    /// Softmax temperature, at least 0; 0 is greedy decoding.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_temperature, allow_negative_numbers = true)]
     pub temperature: f64,
-    /// Nucleus sampling threshold in (0, 1].
-    #[arg(long, default_value_t = 1.0)]
+    /// Nucleus sampling threshold in (0, 1]; 1 samples from the whole distribution.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_top_p)]
     pub top_p: f64,
     #[arg(long, default_value_t = 1024)]
     pub max_new_tokens: usize,
@@ -63,6 +63,20 @@ pub struct SampleArgs {
     pub batch_size: usize,
     #[arg(long, default_value = DEFAULT_RECOGNITION)]
     pub recognition: String,
+}
+
+fn parse_temperature(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err("expected a finite number of at least 0, such as 0 (greedy) or 0.7".to_string()),
+    }
+}
+
+fn parse_top_p(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value > 0.0 && value <= 1.0 => Ok(value),
+        _ => Err("expected a number above 0 and at most 1, such as 0.95".to_string()),
+    }
 }
 
 pub fn sample(args: &SampleArgs) -> Result<u8, Failure> {
