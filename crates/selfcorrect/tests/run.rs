@@ -146,6 +146,7 @@ fn invalid_experiment_config_names_the_field() {
         ("tasks = [\"mult-2x2\"]", "tasks = [\"mult-0x2\"]", "invalid task 'mult-0x2'"),
         ("problems = 4", "problems = 0", "eval.problems"),
         ("[eval]", "[eval]\ntemperature = 1.0", "unknown field `temperature`"),
+        ("name = \"tiny\"", "", "name is missing"),
     ] {
         let path = dir.path().join("bad.toml");
         fs::write(&path, preset.replace(from, to)).unwrap();

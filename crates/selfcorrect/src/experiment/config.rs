@@ -95,9 +95,27 @@ fn default_eval_batch() -> usize {
 }
 
 impl ExperimentConfig {
+    /// Parses and validates a config. Tables and fields that `text` leaves out take the built-in
+    /// default's values, except `name`, which is required so that runs get their own folders, and
+    /// `[model]`, which replaces the default's model shape as a whole when present.
     pub fn parse(text: &str, source: &str) -> anyhow::Result<Self> {
-        let config: ExperimentConfig =
-            toml::from_str(text).map_err(|err| anyhow::anyhow!("invalid experiment config {source}: {err}"))?;
+        let invalid = |err: &dyn std::fmt::Display| anyhow::anyhow!("invalid experiment config {source}: {err}");
+        let user: toml::Table = toml::from_str(text).map_err(|err| invalid(&err))?;
+        if !user.contains_key("name") {
+            return Err(invalid(&"name is missing; add one, such as name = \"my-study\", which names runs/NAME"));
+        }
+        let mut merged: toml::Table = toml::from_str(DEFAULT_CONFIG).map_err(|err| invalid(&err))?;
+        for (key, value) in user {
+            match (merged.get_mut(&key), value) {
+                (Some(toml::Value::Table(defaults)), toml::Value::Table(table)) if key != "model" => {
+                    defaults.extend(table);
+                }
+                (_, value) => {
+                    merged.insert(key, value);
+                }
+            }
+        }
+        let config: ExperimentConfig = merged.try_into().map_err(|err| invalid(&err))?;
         config.validate()?;
         Ok(config)
     }
@@ -173,5 +191,41 @@ impl ExperimentConfig {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_config() -> ExperimentConfig {
+        ExperimentConfig::parse(DEFAULT_CONFIG, "the default").unwrap()
+    }
+
+    #[test]
+    fn left_out_fields_take_default_values() {
+        let text = "name = \"short\"\ntasks = [\"mult-3x3\"]\n[base]\nsteps = 50\n";
+        let config = ExperimentConfig::parse(text, "test").unwrap();
+        let defaults = default_config();
+        assert_eq!(config.name, "short");
+        assert_eq!(config.tasks, ["mult-3x3"]);
+        assert_eq!(config.base.steps, 50);
+        assert_eq!(config.base.batch_size, defaults.base.batch_size);
+        assert_eq!(config.families, defaults.families);
+        assert_eq!(config.model, defaults.model);
+        assert_eq!(config.eval, defaults.eval);
+    }
+
+    #[test]
+    fn model_table_replaces_default_shape() {
+        let config = ExperimentConfig::parse("name = \"x\"\n[model]\nsize = \"small\"\n", "test").unwrap();
+        assert_eq!(config.model.size, "small");
+        assert_eq!(config.model.hidden_size, None);
+    }
+
+    #[test]
+    fn missing_name_is_rejected() {
+        let error = ExperimentConfig::parse("tasks = [\"mult-2x2\"]\n", "test").unwrap_err();
+        assert!(error.to_string().contains("name is missing"), "{error}");
     }
 }
