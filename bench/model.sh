@@ -60,22 +60,24 @@ for run in "train 256 4" "train 512 8" "sample 256 4" "sample 512 8"; do
     set -- $run
     read -r our_rate our_rss <<<"$(measure "$ours" "$@")"
     read -r peer_rate peer_rss <<<"$(measure bench/.venv/bin/python bench/model_peer.py "$@")"
-    python3 - "$@" "$our_rate" "$our_rss" "$peer_rate" "$peer_rss" "$peak" <<'PY'
+    PYTHONPATH=bench bench/.venv/bin/python - "$@" "$our_rate" "$our_rss" "$peer_rate" "$peer_rss" "$peak" <<'PY'
 import sys
+from model_peer import PRESETS, PROMPT_TOKENS, SAMPLE_TOKENS, TRAIN_SEQ, VOCAB_SIZE
 mode, d, layers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ours, ours_rss, peer, peer_rss, peak = map(float, sys.argv[4:])
-heads, kv_heads, ff = {256: (8, 4, 1024), 512: (8, 4, 1792)}[d]
+heads, kv_heads, ff = PRESETS[d]
 kv = kv_heads * d // heads
 # Weights used in matrix products per token: q, k, v, o, the MLP and the output head.
-weights = layers * (2 * d * d + 2 * d * kv + 3 * d * ff) + d * 256
+weights = layers * (2 * d * d + 2 * d * kv + 3 * d * ff) + d * VOCAB_SIZE
 if mode == "train":
     # 6 FLOP per weight (forward and two backward products). Attention scores
-    # and weighted values over 256 keys cost 4 x hidden FLOP per key and layer
-    # forward, times 3 with the backward.
-    flop = 6 * weights + 12 * layers * d * 256
+    # and weighted values cost 4 x hidden FLOP per key and layer forward,
+    # times 3 with the backward.
+    flop = 6 * weights + 12 * layers * d * TRAIN_SEQ
 else:
-    # 2 FLOP per weight and attention over 72 cached keys on average.
-    flop = 2 * weights + 4 * layers * d * (8 + 128 / 2)
+    # 2 FLOP per weight and attention over the cached keys, on average the
+    # prompt and half the new tokens.
+    flop = 2 * weights + 4 * layers * d * (PROMPT_TOKENS + SAMPLE_TOKENS / 2)
 share = lambda rate: 100 * rate * flop / (peak * 1e9)
 print(f"{mode:<6} {'d%d/L%d' % (d, layers):<12} {ours:>12.0f} {peer:>12.0f} {ours / peer:>6.2f}x"
       f" {share(ours):>8.1f}% {share(peer):>8.1f}% {ours_rss / 1024:>11.0f} {peer_rss / 1024:>11.0f}")

@@ -12,7 +12,8 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use selfcorrect_model::rng::SplitMix64;
 use selfcorrect_model::{Family, Preset, ResolvedConfig, SamplingConfig, Transformer, generate, masked_cross_entropy};
-use selfcorrect_train::adamw::{AdamW, AdamWConfig};
+use selfcorrect_train::adamw::AdamW;
+use selfcorrect_train::config::OptimSection;
 
 const VOCAB_SIZE: usize = 256;
 const TRAIN_BATCH: usize = 16;
@@ -57,7 +58,8 @@ fn model_config(hidden: usize, layers: usize) -> Result<ResolvedConfig, Box<dyn 
 fn train(config: &ResolvedConfig) -> Result<f64, Box<dyn std::error::Error>> {
     let device = Device::flex().autodiff();
     let mut model = Transformer::init(config, 1, &device);
-    let mut optimizer = AdamW::new(AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 });
+    // The trainer's default betas, eps and decay, which `bench/model_peer.py` repeats.
+    let mut optimizer = AdamW::new(OptimSection::default().adamw());
     let mut rng = SplitMix64::new(2);
     let ids: Vec<i64> =
         (0..TRAIN_BATCH * (TRAIN_SEQ + 1)).map(|_| (rng.next_u64() % VOCAB_SIZE as u64) as i64).collect();

@@ -127,6 +127,13 @@ impl Default for OptimSection {
     }
 }
 
+impl OptimSection {
+    /// Returns the AdamW hyperparameters of this section.
+    pub fn adamw(&self) -> AdamWConfig {
+        AdamWConfig { beta1: self.beta1, beta2: self.beta2, eps: self.eps, weight_decay: self.weight_decay }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunSection {
@@ -268,7 +275,7 @@ impl TrainConfig {
                 warmup_steps: o.warmup_steps.min(o.steps),
                 total_steps: o.steps,
             },
-            adamw: AdamWConfig { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weight_decay },
+            adamw: o.adamw(),
         })
     }
 }
